@@ -1,0 +1,1 @@
+export type { PermissionRules, Permissions } from "./types.js";
