@@ -1,7 +1,13 @@
 import type { Permissions } from "./permissions/types.js";
 
 /** How a peer logged in. */
-export type ProviderId = "otp" | "playground" | "client" | `webhook:${string}` | `oidc:${string}`;
+export type ProviderId =
+  | "otp"
+  | "playground"
+  | "client"
+  | "shared-key"
+  | `webhook:${string}`
+  | `oidc:${string}`;
 
 /**
  * What a peer is, once authenticated. It travels as the claims of a DPoP-bound access

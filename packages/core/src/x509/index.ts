@@ -7,7 +7,27 @@ export {
   type LoadCertificateAuthorityOptions,
   loadCertificateAuthority,
 } from "./ca.js";
+export {
+  type CreateCertificateSigningRequestOptions,
+  createCertificateSigningRequest,
+  type VerifiedCertificateSigningRequest,
+  verifyCertificateSigningRequest,
+} from "./csr.js";
+export {
+  generateDeviceKey,
+  type IssueDeviceCertificateOptions,
+  type IssuedDeviceCertificate,
+  type IssueForKeyOptions,
+  type IssueFromCsrOptions,
+  issueDeviceCertificate,
+} from "./device.js";
 export { CertificateError, type CertificateErrorReason } from "./errors.js";
+export {
+  type CertificateIdentity,
+  IDENTITY_EXTENSION_MAX_BYTES,
+  IDENTITY_EXTENSION_OID,
+  readIdentityExtension,
+} from "./identity-extension.js";
 export { keyThumbprint } from "./keys.js";
 export {
   type CertificateInput,
