@@ -35,6 +35,7 @@ export type ErrorCode =
   | "unauthorized"
   | "payload_too_large"
   | "unsupported_media_type"
+  | "unavailable"
   | "internal_error";
 
 /** Base class of every error meshauth raises on purpose. */

@@ -1,0 +1,89 @@
+import { type ErrorCode, MeshauthError } from "@meshauth/core";
+import type { FastifyError, FastifyInstance } from "fastify";
+
+/** The HTTP status for each stable error code. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  invalid_client: 401,
+  unauthorized: 401,
+  invalid_token: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  too_many_attempts: 429,
+  user_disabled: 403,
+  provider_disabled: 403,
+  provider_unavailable: 502,
+  unavailable: 503,
+  internal_error: 500,
+};
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code] ?? 400;
+}
+
+export interface ErrorBody {
+  error: ErrorCode;
+  error_description: string;
+  [extra: string]: unknown;
+}
+
+export function errorBody(err: MeshauthError): ErrorBody {
+  return { ...err.details, error: err.code, error_description: err.message };
+}
+
+/** Maps fastify's own errors (body parsing, limits, schemas) to stable codes. */
+function fromFastify(err: FastifyError): MeshauthError | undefined {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new MeshauthError("payload_too_large", "request body is larger than this hub accepts");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new MeshauthError(
+        "unsupported_media_type",
+        "send application/json (or application/x-www-form-urlencoded where documented)",
+      );
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new MeshauthError("invalid_request", "request body is empty; expected JSON");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new MeshauthError("invalid_request", "Content-Length does not match the body");
+  }
+  if (err.validation)
+    return new MeshauthError(
+      "invalid_request",
+      `${err.validationContext ?? "request"}${err.message.replace(/^[a-z]+/, "")}`,
+    );
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new MeshauthError("invalid_request", `request body is not valid JSON: ${err.message}`);
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return new MeshauthError("invalid_request", err.message);
+  }
+  return undefined;
+}
+
+/**
+ * Every error is answered as JSON with a stable `error` code; unexpected errors are
+ * logged and answered as `internal_error` without any detail.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = error instanceof MeshauthError ? error : fromFastify(error);
+    if (known) {
+      const status = statusOf(known.code);
+      if (status >= 500) request.log.error({ err: error }, known.message);
+      return reply.status(status).send(errorBody(known));
+    }
+    request.log.error({ err: error }, "unhandled error");
+    return reply.status(500).send({
+      error: "internal_error",
+      error_description: "the hub failed to handle this request; see its log",
+    });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      error: "not_found",
+      error_description: `no route ${request.method} ${request.url.split("?")[0]}`,
+    });
+  });
+}

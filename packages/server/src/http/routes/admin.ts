@@ -1,0 +1,81 @@
+import { MeshauthError } from "@meshauth/core";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AppService } from "../../apps/app-service.js";
+import { constantTimeEqual } from "../../crypto/secrets.js";
+import type { SigningKeys } from "../../keys/signing-keys.js";
+
+export interface AdminRoutesOptions {
+  adminToken: string;
+  apps: AppService;
+  keys: SigningKeys;
+}
+
+type AppParams = { Params: { app: string } };
+type NamedParams = { Params: { app: string; name: string } };
+
+function bearer(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The admin API under /admin, behind the admin bearer token (compared in constant time). */
+export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): Promise<void> {
+  const { apps, keys, adminToken } = opts;
+
+  app.addHook("onRequest", async (req, reply) => {
+    const presented = bearer(req);
+    if (presented === undefined || !constantTimeEqual(presented, adminToken)) {
+      reply.header("www-authenticate", 'Bearer realm="meshauth-admin"');
+      throw new MeshauthError(
+        "unauthorized",
+        presented === undefined
+          ? "send the admin token as Authorization: Bearer <token>"
+          : "wrong admin token",
+      );
+    }
+  });
+
+  app.get("/apps", async () => ({ apps: await apps.list() }));
+  app.post("/apps", async (req, reply) => {
+    reply.status(201);
+    return apps.create(req.body);
+  });
+  app.get<AppParams>("/apps/:app", async (req) => apps.details(req.params.app));
+  app.patch<AppParams>("/apps/:app", async (req) => apps.update(req.params.app, req.body));
+  app.delete<AppParams>("/apps/:app", async (req) => ({ deleted: await apps.delete(req.params.app) }));
+
+  app.post<AppParams>("/apps/:app/playground-token", async (req) =>
+    apps.rotatePlaygroundToken(req.params.app),
+  );
+
+  app.post<AppParams>("/apps/:app/secrets", async (req, reply) => {
+    reply.status(201);
+    return apps.addSecret(req.params.app, req.body ?? {});
+  });
+  app.delete<NamedParams>("/apps/:app/secrets/:name", async (req, reply) => {
+    await apps.revokeSecret(req.params.app, req.params.name);
+    reply.status(204);
+  });
+
+  app.post<AppParams>("/apps/:app/webhooks", async (req, reply) => {
+    reply.status(201);
+    return apps.addWebhook(req.params.app, req.body);
+  });
+  app.delete<NamedParams>("/apps/:app/webhooks/:name", async (req, reply) => {
+    await apps.removeWebhook(req.params.app, req.params.name);
+    reply.status(204);
+  });
+
+  app.post<AppParams>("/apps/:app/oidc-providers", async (req, reply) => {
+    reply.status(201);
+    return { provider: await apps.addOidcProvider(req.params.app, req.body) };
+  });
+  app.delete<NamedParams>("/apps/:app/oidc-providers/:name", async (req, reply) => {
+    await apps.removeOidcProvider(req.params.app, req.params.name);
+    reply.status(204);
+  });
+
+  app.get("/keys", async () => ({ keys: await keys.list() }));
+  app.post("/keys/rotate", async () => keys.rotate());
+}

@@ -1,0 +1,168 @@
+import type { Permissions } from "@meshauth/core";
+import Fastify, { type FastifyInstance } from "fastify";
+
+const validatePermissions = (v: unknown): Permissions => v as Permissions; // TEMP
+
+import { MeshauthError } from "@meshauth/core";
+import { AppService } from "./apps/app-service.js";
+import type { AppDetails } from "./apps/model.js";
+import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
+import type { HubConfig } from "./config/config.js";
+import { SecretBox } from "./crypto/secrets.js";
+import { Discovery } from "./http/discovery.js";
+import { installErrorHandling } from "./http/errors.js";
+import { adminRoutes } from "./http/routes/admin.js";
+import { publicRoutes } from "./http/routes/public.js";
+import { SigningKeys } from "./keys/signing-keys.js";
+import { migrate, openDatabase } from "./storage/database.js";
+import { Store } from "./storage/store.js";
+
+/** What the first start made, for the CLI to show once. */
+export interface StartupReport {
+  /** Set when the admin token was generated now; it is printed once. */
+  generatedAdminToken?: string;
+  adminTokenPath?: string;
+  generatedMasterKeyPath?: string;
+  /** Set when the demo app was created now. */
+  demoApp?: { app: AppDetails; playgroundToken?: string };
+  createdSigningKey: boolean;
+}
+
+/** The hub's parts, wired together; used by the HTTP server and the CLI alike. */
+export interface HubCore {
+  config: HubConfig;
+  store: Store;
+  keys: SigningKeys;
+  apps: AppService;
+  adminToken: string;
+  report: StartupReport;
+  now: () => number;
+  close(): Promise<void>;
+}
+
+export interface Hub extends HubCore {
+  http: FastifyInstance;
+  /** Listens on the configured host and port; returns the bound address. */
+  listen(): Promise<string>;
+}
+
+/** Validates a permission set with the permission engine, naming the field on error. */
+function permissionsValidator(value: unknown, field: string): Permissions {
+  try {
+    return validatePermissions(value);
+  } catch (e) {
+    if (e instanceof MeshauthError)
+      throw new MeshauthError(e.code, `${field}: ${e.message}`, { ...e.details, field });
+    throw e;
+  }
+}
+
+/**
+ * Opens storage and keys: creates the data folder, master key and admin token on first
+ * use, applies migrations, ensures a signing key exists. Opening twice is safe.
+ */
+export async function openHubCore(config: HubConfig): Promise<HubCore> {
+  const offset = config.clockOffsetSeconds ?? 0;
+  const now = () => Math.floor(Date.now() / 1000) + offset;
+  const report: StartupReport = { createdSigningKey: false };
+
+  ensureDataDir(config.dataDir);
+  let masterKey = config.masterKey;
+  if (!masterKey) {
+    const file = loadOrCreateSecretFile(config.dataDir, "master.key", newMasterKey);
+    masterKey = Buffer.from(file.value, "base64");
+    if (masterKey.length !== 32) throw new Error(`${file.path} does not hold a 32-byte base64 key`);
+    if (file.created) report.generatedMasterKeyPath = file.path;
+  }
+  let adminToken = config.adminToken;
+  if (!adminToken) {
+    const file = loadOrCreateSecretFile(config.dataDir, "admin-token", newAdminToken);
+    adminToken = file.value;
+    report.adminTokenPath = file.path;
+    if (file.created) report.generatedAdminToken = file.value;
+  }
+
+  const { db, engine } = openDatabase(config.database);
+  const store = new Store(db, engine);
+  try {
+    await migrate(db);
+  } catch (e) {
+    await store.close().catch(() => {});
+    const where =
+      config.database.kind === "postgres"
+        ? "PostgreSQL at DATABASE_URL"
+        : `SQLite at ${config.database.path}`;
+    throw new Error(`cannot open ${where}: ${(e as Error).message}`);
+  }
+
+  const box = new SecretBox(masterKey);
+  const keys = new SigningKeys(store, box, config.signingAlg, now);
+  const apps = new AppService(store, box, permissionsValidator, now);
+  try {
+    report.createdSigningKey = await keys.ensure();
+    // The demo app is made once per database; deleting it later does not bring it back.
+    if (config.demoApp && (await store.getSetting("demo_app_created")) === undefined) {
+      const claimed = await store.setSettingIfAbsent("demo_app_created", String(process.pid), now());
+      if (claimed === String(process.pid) && !(await store.findAppByName("demo"))) {
+        report.demoApp = await apps.create({
+          name: "demo",
+          providers: ["otp", "playground", "client", "webhook", "oidc"],
+        });
+      }
+    }
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+
+  return { config, store, keys, apps, adminToken, report, now, close: () => store.close() };
+}
+
+/** Builds the HTTP service over an opened core. */
+export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
+  const { config } = core;
+  const http = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    // Stack traces stay in the log; clients get stable codes (see installErrorHandling).
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+  });
+  installErrorHandling(http);
+  const discovery = new Discovery(config.issuer);
+  await http.register(publicRoutes, { store: core.store, keys: core.keys, apps: core.apps, discovery });
+  await http.register(adminRoutes, {
+    prefix: "/admin",
+    adminToken: core.adminToken,
+    apps: core.apps,
+    keys: core.keys,
+  });
+  return http;
+}
+
+/** Opens everything and returns a hub ready to listen. */
+export async function createHub(config: HubConfig): Promise<Hub> {
+  const core = await openHubCore(config);
+  let http: FastifyInstance;
+  try {
+    http = await buildHttp(core);
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    ...core,
+    http,
+    async listen() {
+      return http.listen({ port: config.port, host: config.host });
+    },
+    // Drains in-flight requests, then closes storage. Safe to call more than once.
+    close() {
+      closing ??= http.close().then(() => core.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { Generated } from "kysely";
+
+// Times are integer seconds since the epoch; JSON values are stored as text so both
+// engines read them the same way.
+
+export interface AppsTable {
+  id: string;
+  name: string;
+  providers: string; // JSON string[]
+  access_token_ttl: number;
+  session_absolute_ttl: number;
+  session_idle_ttl: number;
+  playground_token_hash: string | null;
+  cors_origins: string; // JSON string[]
+  email: string; // JSON EmailSettings
+  default_permissions: string; // JSON Permissions for email-login users
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AppSecretsTable {
+  id: string;
+  app_id: string;
+  label: string;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AppWebhooksTable {
+  app_id: string;
+  name: string;
+  url: string;
+  secret_sealed: string;
+  ditto_signature: number; // 0 | 1
+  timeout_ms: number;
+  created_at: number;
+}
+
+export interface AppOidcProvidersTable {
+  app_id: string;
+  name: string;
+  issuer: string;
+  audience: string;
+  jwks_uri: string;
+  mapping: string; // JSON OidcClaimMapping
+  created_at: number;
+}
+
+export interface AppAuthoritiesTable {
+  app_id: string;
+  certificate_pem: string;
+  private_key_sealed: string;
+  created_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string; // JSON
+  private_key_sealed: string | null; // null once retired
+  created_at: number;
+  /** When it stopped signing (null while active). */
+  retired_at: number | null;
+  /** Until when it stays in the JWKS so tokens it signed still verify. */
+  publish_until: number | null;
+}
+
+export interface HubSettingsTable {
+  key: string;
+  value: string;
+  updated_at: Generated<number>;
+}
+
+export interface Database {
+  apps: AppsTable;
+  app_secrets: AppSecretsTable;
+  app_webhooks: AppWebhooksTable;
+  app_oidc_providers: AppOidcProvidersTable;
+  app_authorities: AppAuthoritiesTable;
+  signing_keys: SigningKeysTable;
+  hub_settings: HubSettingsTable;
+}
