@@ -11,3 +11,17 @@ export interface Permissions {
   read: PermissionRules;
   write: PermissionRules;
 }
+
+/** Which half of a permission set applies: receiving a document or sending/accepting changes to it. */
+export type Direction = "read" | "write";
+
+export const DIRECTIONS: readonly Direction[] = ["read", "write"];
+
+/**
+ * Any document the engine can judge. Only `_id` is looked at: it is immutable, so no
+ * peer can gain access to a document by editing it. `_id` is a JSON scalar or a JSON
+ * object (possibly nested, possibly with arrays); anything else never matches a comparison.
+ */
+export interface MeshDocument {
+  readonly _id: unknown;
+}
