@@ -17,6 +17,22 @@ export function openssl(args: string[], input?: string | Uint8Array): OpensslRes
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** openssl with binary output (DER). */
+export function opensslBytes(args: string[], input?: string | Uint8Array): Buffer {
+  const result = spawnSync("openssl", args, { input });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr.toString()}`);
+  return result.stdout;
+}
+
+/** A shell pipeline, for commands quoted verbatim from documentation. */
+export function shell(command: string): string {
+  const result = spawnSync("bash", ["-c", `set -euo pipefail; ${command}`], { encoding: "utf8" });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
 /** A temporary directory removed after the test file finishes. */
 export function scratchDir(): { dir: string; write(name: string, content: string | Uint8Array): string } {
   const dir = mkdtempSync(join(tmpdir(), "meshauth-x509-"));

@@ -153,10 +153,3 @@ export function decodeUtf8String(bytes: Uint8Array<ArrayBuffer>): string {
     throw new DerError("UTF8String is not valid UTF-8");
   }
 }
-
-/** Unsigned big-endian integer bytes without leading zeros (for comparing INTEGER values). */
-export function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  return bytes.subarray(i);
-}

@@ -40,3 +40,12 @@ export {
   parseCertificatePem,
   pemToDer,
 } from "./pem.js";
+export {
+  createSharedKeyRootCertificate,
+  generateSharedKey,
+  type IssueSharedKeyCertificateOptions,
+  issueSharedKeyCertificate,
+  loadSharedKey,
+  type SharedKey,
+  sharedKeyIssuerName,
+} from "./shared-key.js";
