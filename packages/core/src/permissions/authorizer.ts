@@ -109,7 +109,7 @@ function compileDirection(
       })),
     });
   }
-  return { everything: rules.everything, collections };
+  return { everything: rules.everything === true, collections };
 }
 
 function decide(compiled: CompiledDirection, collection: string, doc: unknown): boolean {

@@ -30,6 +30,7 @@ function isDeepFrozen(permissions: Permissions): boolean {
   if (!Object.isFrozen(permissions)) return false;
   for (const rules of [permissions.read, permissions.write]) {
     if (typeof rules !== "object" || rules === null || !Object.isFrozen(rules)) return false;
+    if (typeof rules.everything !== "boolean") return false;
     const byCollection = rules.queriesByCollection;
     if (typeof byCollection !== "object" || byCollection === null || !Object.isFrozen(byCollection))
       return false;
@@ -78,9 +79,11 @@ export function createPermissionCompiler(options: PermissionCompilerOptions = {}
           return hit;
         }
       }
-      const parsed =
-        parsedByValidation(permissions, limits) ?? parsePermissionQueries(shaped.permissions, limits);
-      const authorizer = createAuthorizer(shaped.permissions, parsed);
+      // A deep-frozen input that passed the shape check is already normalized: keep it, so
+      // `authorizer.permissions` is the very object that was validated.
+      const own = isDeepFrozen(permissions) ? permissions : shaped.permissions;
+      const parsed = parsedByValidation(permissions, limits) ?? parsePermissionQueries(own, limits);
+      const authorizer = createAuthorizer(own, parsed);
       if (useCache) {
         if (capacity > 0) {
           byContent.set(contentKey, authorizer);

@@ -54,6 +54,11 @@ const EXPECTED_AFTER_PATH = [
 ];
 const EXPECTED_LITERAL = ["a string", "a number", "'true'", "'false'", "'null'"] as const;
 
+/** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`. */
+function oneOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}
+
 /** How a token is named in error messages. */
 export function describeToken(token: Token): string {
   switch (token.kind) {
@@ -139,11 +144,7 @@ class Parser {
   private expectPunctuator(punctuator: Punctuator, expected: readonly string[], context: string): Token {
     const token = this.peek();
     if (!this.isPunctuator(token, punctuator)) {
-      this.fail(
-        token,
-        `expected ${expected.join(" or ")} ${context}, found ${describeToken(token)}`,
-        expected,
-      );
+      this.fail(token, `expected ${oneOf(expected)} ${context}, found ${describeToken(token)}`, expected);
     }
     return this.take();
   }
