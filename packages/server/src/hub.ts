@@ -1,9 +1,5 @@
-import type { Permissions } from "@meshauth/core";
+import { MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
 import Fastify, { type FastifyInstance } from "fastify";
-
-const validatePermissions = (v: unknown): Permissions => v as Permissions; // TEMP
-
-import { MeshauthError } from "@meshauth/core";
 import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";

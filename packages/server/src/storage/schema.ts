@@ -72,7 +72,83 @@ export interface HubSettingsTable {
   updated_at: Generated<number>;
 }
 
+export interface UsersTable {
+  app_id: string;
+  user_id: string;
+  email: string | null;
+  name: string | null;
+  disabled_at: number | null;
+  created_at: number;
+  last_login_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  app_id: string;
+  user_id: string;
+  /** Thumbprint of the device key every refresh must prove. */
+  jkt: string;
+  provider: string;
+  permissions: string; // JSON Permissions
+  user_info: string; // JSON object
+  created_at: number;
+  last_used_at: number;
+  /** Absolute end. */
+  expires_at: number;
+  idle_ttl: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  hash: string;
+  session_id: string;
+  generation: number;
+  created_at: number;
+  /** Set when rotated; presenting it again is reuse. */
+  used_at: number | null;
+}
+
+export interface OtpsTable {
+  id: string;
+  app_id: string;
+  email: string;
+  code_hash: string;
+  attempts: number;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface DpopJtisTable {
+  id: string;
+  expires_at: number;
+}
+
+export interface RateCountersTable {
+  key: string;
+  window_start: number;
+  count: number;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  app_id: string;
+  kind: string;
+  user_id: string | null;
+  session_id: string | null;
+  detail: string; // JSON
+  created_at: number;
+}
+
 export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  otps: OtpsTable;
+  dpop_jtis: DpopJtisTable;
+  rate_counters: RateCountersTable;
+  security_events: SecurityEventsTable;
   apps: AppsTable;
   app_secrets: AppSecretsTable;
   app_webhooks: AppWebhooksTable;

@@ -10,7 +10,10 @@ import type {
   WebhookProvider,
 } from "../apps/model.js";
 import type { Engine } from "./database.js";
+import { GuardStore } from "./guard-store.js";
+import { OtpStore } from "./otp-store.js";
 import type { AppsTable, Database, SigningKeysTable } from "./schema.js";
+import { SessionStore } from "./session-store.js";
 
 export interface NewApp extends Omit<App, "hasPlaygroundToken" | "createdAt" | "updatedAt"> {
   playgroundTokenHash: string | null;
@@ -103,10 +106,18 @@ function toKey(row: SigningKeysTable): SigningKeyRow {
  * types here; nothing above this layer sees JSON columns or SQL.
  */
 export class Store {
+  readonly sessions: SessionStore;
+  readonly otps: OtpStore;
+  readonly guards: GuardStore;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly engine: Engine,
-  ) {}
+  ) {
+    this.sessions = new SessionStore(db);
+    this.otps = new OtpStore(db);
+    this.guards = new GuardStore(db);
+  }
 
   /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

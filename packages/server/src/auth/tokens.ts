@@ -1,0 +1,299 @@
+import { randomUUID } from "node:crypto";
+import { type Identity, MeshauthError, type Permissions, type ProviderId } from "@meshauth/core";
+import { createLocalJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import type { App } from "../apps/model.js";
+import { hashSecret, randomToken } from "../crypto/secrets.js";
+import type { SigningKeys } from "../keys/signing-keys.js";
+import type { SessionRecord } from "../storage/session-store.js";
+import type { Store } from "../storage/store.js";
+
+/** Longest `userInfo` (JSON characters) carried in tokens and certificates. */
+export const MAX_USER_INFO_LENGTH = 4096;
+
+/** What /token answers on success (RFC 6749 §5.1 plus meshauth's `identity`). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: "DPoP";
+  expires_in: number;
+  refresh_token?: string;
+  identity: Identity;
+  /** When the session ends at the latest (seconds since the epoch). */
+  refresh_token_expires_at?: number;
+  /** Free JSON the login provider returned for the device (Ditto's `clientInfo`). */
+  client_info?: unknown;
+}
+
+/** The claims of a meshauth access token (RFC 9068 plus the identity). */
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string;
+  client_id: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  /** Session ID; absent for a backend's own client_credentials token. */
+  sid?: string;
+  cnf: { jkt: string };
+  provider: ProviderId;
+  permissions: Permissions;
+  user_info?: Record<string, unknown>;
+  /** When the identity ends (the session's absolute end). */
+  identity_exp: number;
+}
+
+export interface LoginGrant {
+  app: App;
+  userId: string;
+  provider: ProviderId;
+  permissions: Permissions;
+  userInfo?: Record<string, unknown>;
+  /** The device key the session is bound to. */
+  jkt: string;
+  profile?: { email?: string; name?: string };
+  /** A provider's own limit on the session (e.g. a webhook's expirationSeconds). */
+  maxLifetimeSeconds?: number;
+  clientInfo?: unknown;
+}
+
+/** Issues access tokens and runs refresh sessions with rotation and reuse detection. */
+export class TokenService {
+  constructor(
+    private readonly store: Store,
+    private readonly keys: SigningKeys,
+    private readonly issuer: string,
+    private readonly now: () => number,
+    private readonly log: (obj: Record<string, unknown>, msg: string) => void,
+  ) {}
+
+  async #accessToken(
+    app: App,
+    session: Pick<
+      SessionRecord,
+      "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt"
+    >,
+    now: number,
+  ) {
+    const exp = Math.min(now + app.accessTokenTtl, session.expiresAt);
+    const claims: AccessTokenClaims = {
+      iss: this.issuer,
+      sub: session.userId,
+      aud: app.id,
+      client_id: app.id,
+      exp,
+      iat: now,
+      jti: randomUUID(),
+      ...(session.id ? { sid: session.id } : {}),
+      cnf: { jkt: session.jkt },
+      provider: session.provider as ProviderId,
+      permissions: session.permissions,
+      ...(Object.keys(session.userInfo).length ? { user_info: session.userInfo } : {}),
+      identity_exp: session.expiresAt,
+    };
+    return { token: await this.keys.sign(claims, "at+jwt"), exp };
+  }
+
+  #identity(
+    app: App,
+    s: Pick<SessionRecord, "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt">,
+  ): Identity {
+    return {
+      appId: app.id,
+      userId: s.userId,
+      peerKey: s.jkt,
+      provider: s.provider as ProviderId,
+      permissions: s.permissions,
+      ...(Object.keys(s.userInfo).length ? { userInfo: s.userInfo } : {}),
+      exp: s.expiresAt,
+    };
+  }
+
+  /** Starts a session for a user who just logged in; first login creates the user. */
+  async login(grant: LoginGrant): Promise<TokenResponse> {
+    const { app } = grant;
+    const now = this.now();
+    const userInfo = grant.userInfo ?? {};
+    if (JSON.stringify(userInfo).length > MAX_USER_INFO_LENGTH) {
+      throw new MeshauthError(
+        "invalid_request",
+        `userInfo is larger than ${MAX_USER_INFO_LENGTH} characters of JSON`,
+      );
+    }
+    const user = await this.store.sessions.upsertUserOnLogin(app.id, grant.userId, grant.profile ?? {}, now);
+    if (user.disabledAt !== null)
+      throw new MeshauthError("user_disabled", "this user is disabled; ask the app's administrator");
+    const lifetime = Math.min(app.sessionAbsoluteTtl, grant.maxLifetimeSeconds ?? Number.POSITIVE_INFINITY);
+    const session = {
+      id: randomToken(16, "ses_"),
+      appId: app.id,
+      userId: grant.userId,
+      jkt: grant.jkt,
+      provider: grant.provider,
+      permissions: grant.permissions,
+      userInfo,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + lifetime,
+      idleTtl: Math.min(app.sessionIdleTtl, lifetime),
+    };
+    const refreshToken = randomToken(32, "mr_");
+    await this.store.sessions.insertSession(session, hashSecret(refreshToken));
+    const access = await this.#accessToken(app, session, now);
+    return {
+      access_token: access.token,
+      token_type: "DPoP",
+      expires_in: access.exp - now,
+      refresh_token: refreshToken,
+      refresh_token_expires_at: session.expiresAt,
+      identity: this.#identity(app, session),
+      ...(grant.clientInfo !== undefined ? { client_info: grant.clientInfo } : {}),
+    };
+  }
+
+  /** A token for an app's backend itself (client_credentials); no session, no refresh token. */
+  async backendToken(app: App, jkt: string, permissions: Permissions): Promise<TokenResponse> {
+    const now = this.now();
+    const s = {
+      id: "",
+      userId: `client:${app.id}`,
+      jkt,
+      provider: "client" as const,
+      permissions,
+      userInfo: {},
+      expiresAt: now + app.accessTokenTtl,
+    };
+    const access = await this.#accessToken(app, s, now);
+    return {
+      access_token: access.token,
+      token_type: "DPoP",
+      expires_in: access.exp - now,
+      identity: this.#identity(app, s),
+    };
+  }
+
+  /**
+   * Rotates a refresh token. The caller has checked the DPoP proof; `jkt` is its key.
+   * A token presented after it was rotated revokes the whole session: either the
+   * device or a thief holds a copy, and the hub cannot tell which.
+   */
+  async refresh(
+    app: App,
+    refreshToken: string,
+    jkt: string,
+    currentPermissions?: (s: SessionRecord) => Permissions,
+  ): Promise<TokenResponse> {
+    const now = this.now();
+    const found = await this.store.sessions.findByRefreshHash(hashSecret(refreshToken));
+    if (!found || found.session.appId !== app.id)
+      throw new MeshauthError("invalid_grant", "unknown refresh token");
+    const { session } = found;
+    if (session.jkt !== jkt) {
+      await this.#event(session, "refresh_wrong_key", { presented_jkt: jkt });
+      throw new MeshauthError("invalid_grant", "this refresh token is bound to another device key");
+    }
+    if (session.revokedAt !== null)
+      throw new MeshauthError("session_revoked", "this session was ended; log in again");
+    if (found.usedAt !== null) {
+      await this.store.sessions.revokeSession(session.id, "refresh_token_reuse", now);
+      await this.#event(session, "refresh_token_reuse", { generation: found.generation });
+      throw new MeshauthError(
+        "session_revoked",
+        "this refresh token was already used, so the session was ended for safety; log in again",
+      );
+    }
+    if (now >= session.expiresAt)
+      throw new MeshauthError("invalid_grant", "the session has expired; log in again");
+    if (now >= session.lastUsedAt + session.idleTtl)
+      throw new MeshauthError("invalid_grant", "the session expired after being idle; log in again");
+    const user = await this.store.sessions.findUser(app.id, session.userId);
+    if (user?.disabledAt != null)
+      throw new MeshauthError("user_disabled", "this user is disabled; ask the app's administrator");
+
+    const next = randomToken(32, "mr_");
+    const won = await this.store.transaction(async (tx) => {
+      if (!(await tx.sessions.markRefreshUsed(hashSecret(refreshToken), now))) return false;
+      await tx.sessions.insertRefreshToken(session.id, hashSecret(next), found.generation + 1, now);
+      await tx.sessions.touchSession(session.id, now);
+      return true;
+    });
+    // A concurrent request with the same token got there first; only one may continue.
+    if (!won) throw new MeshauthError("invalid_grant", "this refresh token was just used by another request");
+    const live = { ...session, permissions: currentPermissions?.(session) ?? session.permissions };
+    const access = await this.#accessToken(app, live, now);
+    return {
+      access_token: access.token,
+      token_type: "DPoP",
+      expires_in: access.exp - now,
+      refresh_token: next,
+      refresh_token_expires_at: session.expiresAt,
+      identity: this.#identity(app, live),
+    };
+  }
+
+  /** Ends the session a refresh token belongs to (logout, RFC 7009). */
+  async revokeRefreshToken(app: App, refreshToken: string): Promise<boolean> {
+    const found = await this.store.sessions.findByRefreshHash(hashSecret(refreshToken));
+    if (!found || found.session.appId !== app.id) return false;
+    return this.store.sessions.revokeSession(found.session.id, "logout", this.now());
+  }
+
+  /** Verifies a hub access token: signature by a published hub key, `typ`, issuer, audience, expiry. */
+  async verifyAccessToken(token: string, app?: App): Promise<AccessTokenClaims> {
+    try {
+      const jwks = createLocalJWKSet(await this.keys.jwks());
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: this.issuer,
+        typ: "at+jwt",
+        algorithms: ["ES256", "EdDSA"],
+        currentDate: new Date(this.now() * 1000),
+        ...(app ? { audience: app.id } : {}),
+        requiredClaims: ["sub", "exp", "iat", "jti", "aud", "cnf"],
+      });
+      const claims = payload as AccessTokenClaims;
+      if (typeof claims.cnf?.jkt !== "string")
+        throw new MeshauthError("invalid_token", "access token is not bound to a key (cnf.jkt)");
+      return claims;
+    } catch (e) {
+      if (e instanceof MeshauthError) throw e;
+      const why =
+        e instanceof joseErrors.JWTExpired
+          ? "access token has expired"
+          : e instanceof joseErrors.JOSEError
+            ? `access token is invalid: ${e.message}`
+            : "access token is invalid";
+      throw new MeshauthError("invalid_token", why);
+    }
+  }
+
+  /** Whether the session behind a token is still live (for introspection). */
+  async sessionIsLive(appId: string, sid: string | undefined, userId: string): Promise<boolean> {
+    const now = this.now();
+    if (sid !== undefined) {
+      const s = await this.store.sessions.findSession(sid);
+      if (!s || s.appId !== appId || s.revokedAt !== null || now >= s.expiresAt) return false;
+    }
+    const user = await this.store.sessions.findUser(appId, userId);
+    return user?.disabledAt == null;
+  }
+
+  async #event(session: SessionRecord, kind: string, detail: Record<string, unknown>): Promise<void> {
+    this.log(
+      {
+        security_event: kind,
+        app_id: session.appId,
+        user_id: session.userId,
+        session_id: session.id,
+        ...detail,
+      },
+      `security event: ${kind}`,
+    );
+    await this.store.guards.recordEvent({
+      appId: session.appId,
+      kind,
+      userId: session.userId,
+      sessionId: session.id,
+      detail,
+      createdAt: this.now(),
+    });
+  }
+}

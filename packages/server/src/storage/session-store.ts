@@ -1,0 +1,242 @@
+import type { Permissions } from "@meshauth/core";
+import type { Kysely } from "kysely";
+import type { Database, SessionsTable } from "./schema.js";
+
+export interface UserRecord {
+  appId: string;
+  userId: string;
+  email: string | null;
+  name: string | null;
+  disabledAt: number | null;
+  createdAt: number;
+  lastLoginAt: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  appId: string;
+  userId: string;
+  jkt: string;
+  provider: string;
+  permissions: Permissions;
+  userInfo: Record<string, unknown>;
+  createdAt: number;
+  lastUsedAt: number;
+  expiresAt: number;
+  idleTtl: number;
+  revokedAt: number | null;
+  revokedReason: string | null;
+}
+
+export type NewSession = Omit<SessionRecord, "revokedAt" | "revokedReason">;
+
+function toSession(r: SessionsTable): SessionRecord {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    userId: r.user_id,
+    jkt: r.jkt,
+    provider: r.provider,
+    permissions: JSON.parse(r.permissions) as Permissions,
+    userInfo: JSON.parse(r.user_info) as Record<string, unknown>,
+    createdAt: Number(r.created_at),
+    lastUsedAt: Number(r.last_used_at),
+    expiresAt: Number(r.expires_at),
+    idleTtl: r.idle_ttl,
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    revokedReason: r.revoked_reason,
+  };
+}
+
+const nullableNumber = (v: number | null): number | null => (v === null ? null : Number(v));
+
+/** Users, sessions and their rotating refresh tokens. */
+export class SessionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Creates the user on first login, or records the login; returns the user as stored. */
+  async upsertUserOnLogin(
+    appId: string,
+    userId: string,
+    profile: { email?: string; name?: string },
+    now: number,
+  ): Promise<UserRecord> {
+    await this.db
+      .insertInto("users")
+      .values({
+        app_id: appId,
+        user_id: userId,
+        email: profile.email ?? null,
+        name: profile.name ?? null,
+        disabled_at: null,
+        created_at: now,
+        last_login_at: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(["app_id", "user_id"]).doUpdateSet((eb) => ({
+          last_login_at: now,
+          email: profile.email ?? eb.ref("users.email"),
+          name: profile.name ?? eb.ref("users.name"),
+        })),
+      )
+      .execute();
+    return (await this.findUser(appId, userId)) as UserRecord;
+  }
+
+  async findUser(appId: string, userId: string): Promise<UserRecord | undefined> {
+    const r = await this.db
+      .selectFrom("users")
+      .selectAll()
+      .where("app_id", "=", appId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    return (
+      r && {
+        appId: r.app_id,
+        userId: r.user_id,
+        email: r.email,
+        name: r.name,
+        disabledAt: nullableNumber(r.disabled_at),
+        createdAt: Number(r.created_at),
+        lastLoginAt: Number(r.last_login_at),
+      }
+    );
+  }
+
+  async listUsers(appId: string, limit = 1000): Promise<UserRecord[]> {
+    const rows = await this.db
+      .selectFrom("users")
+      .selectAll()
+      .where("app_id", "=", appId)
+      .orderBy("created_at")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      appId: r.app_id,
+      userId: r.user_id,
+      email: r.email,
+      name: r.name,
+      disabledAt: nullableNumber(r.disabled_at),
+      createdAt: Number(r.created_at),
+      lastLoginAt: Number(r.last_login_at),
+    }));
+  }
+
+  async setUserDisabled(appId: string, userId: string, disabledAt: number | null): Promise<boolean> {
+    const r = await this.db
+      .updateTable("users")
+      .set({ disabled_at: disabledAt })
+      .where("app_id", "=", appId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  async insertSession(s: NewSession, refreshHash: string): Promise<void> {
+    await this.db
+      .insertInto("sessions")
+      .values({
+        id: s.id,
+        app_id: s.appId,
+        user_id: s.userId,
+        jkt: s.jkt,
+        provider: s.provider,
+        permissions: JSON.stringify(s.permissions),
+        user_info: JSON.stringify(s.userInfo),
+        created_at: s.createdAt,
+        last_used_at: s.lastUsedAt,
+        expires_at: s.expiresAt,
+        idle_ttl: s.idleTtl,
+        revoked_at: null,
+        revoked_reason: null,
+      })
+      .execute();
+    await this.insertRefreshToken(s.id, refreshHash, 0, s.createdAt);
+  }
+
+  async insertRefreshToken(sessionId: string, hash: string, generation: number, now: number): Promise<void> {
+    await this.db
+      .insertInto("refresh_tokens")
+      .values({ hash, session_id: sessionId, generation, created_at: now, used_at: null })
+      .execute();
+  }
+
+  async findSession(id: string): Promise<SessionRecord | undefined> {
+    const r = await this.db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst();
+    return r && toSession(r);
+  }
+
+  /** The refresh token with this hash and its session. */
+  async findByRefreshHash(
+    hash: string,
+  ): Promise<{ session: SessionRecord; generation: number; usedAt: number | null } | undefined> {
+    const t = await this.db
+      .selectFrom("refresh_tokens")
+      .selectAll()
+      .where("hash", "=", hash)
+      .executeTakeFirst();
+    if (!t) return undefined;
+    const session = await this.findSession(t.session_id);
+    return session && { session, generation: t.generation, usedAt: nullableNumber(t.used_at) };
+  }
+
+  /** Marks a refresh token used. Of concurrent callers exactly one gets true. */
+  async markRefreshUsed(hash: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("refresh_tokens")
+      .set({ used_at: now })
+      .where("hash", "=", hash)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  async touchSession(id: string, now: number): Promise<void> {
+    await this.db.updateTable("sessions").set({ last_used_at: now }).where("id", "=", id).execute();
+  }
+
+  async revokeSession(id: string, reason: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("sessions")
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  /** Revokes every live session of a user; returns their IDs. */
+  async revokeUserSessions(appId: string, userId: string, reason: string, now: number): Promise<string[]> {
+    const live = await this.db
+      .selectFrom("sessions")
+      .select("id")
+      .where("app_id", "=", appId)
+      .where("user_id", "=", userId)
+      .where("revoked_at", "is", null)
+      .execute();
+    if (live.length === 0) return [];
+    await this.db
+      .updateTable("sessions")
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where(
+        "id",
+        "in",
+        live.map((s) => s.id),
+      )
+      .where("revoked_at", "is", null)
+      .execute();
+    return live.map((s) => s.id);
+  }
+
+  async listSessions(appId: string, userId: string): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("app_id", "=", appId)
+      .where("user_id", "=", userId)
+      .orderBy("created_at", "desc")
+      .limit(1000)
+      .execute();
+    return rows.map(toSession);
+  }
+}
