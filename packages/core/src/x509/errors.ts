@@ -22,7 +22,8 @@ export type CertificateErrorReason =
   // configuration: CA material, shared keys, trust anchors
   | "invalid_ca"
   | "invalid_shared_key"
-  | "invalid_trust_anchor";
+  | "invalid_trust_anchor"
+  | "invalid_revocation_list";
 
 /** Reasons that mean "the peer's certificate was checked and refused". */
 const REJECTIONS: ReadonlySet<CertificateErrorReason> = new Set<CertificateErrorReason>([

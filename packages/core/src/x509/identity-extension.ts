@@ -1,7 +1,7 @@
 // The identity extension of device certificates: the whole identity, permissions
 // included, so a peer can authorize another peer offline with nothing but a trust anchor.
 import type { Identity, ProviderId } from "../identity.js";
-import type { PermissionRules, Permissions } from "../permissions/types.js";
+import { type Permissions, validatePermissions } from "../permissions/index.js";
 import type { RawExtension } from "./builder.js";
 import { toBytes } from "./bytes.js";
 import { canonicalJson } from "./canonical-json.js";
@@ -9,7 +9,7 @@ import { DerError, decodeUtf8String, encodeUtf8String } from "./der.js";
 import { CertificateError, type CertificateErrorReason } from "./errors.js";
 import { hasControlCharacters } from "./names.js";
 import type { x509 } from "./peculiar.js";
-import { readRawExtensions } from "./raw-extensions.js";
+import { readRawExtensions } from "./raw-certificate.js";
 
 /**
  * OID of the meshauth identity extension, under the UUID arc (ITU-T X.667):
@@ -98,8 +98,8 @@ export function readIdentityExtension(certificate: x509.X509Certificate): Certif
 const PROVIDER = /^(otp|playground|client|shared-key|webhook:.+|oidc:.+)$/;
 
 /**
- * Minimal shape check of an identity: the types the certificate format promises. The
- * permission queries themselves are checked by the permission engine (see verify.ts).
+ * Checks an identity has the shape the certificate format promises, and its permissions
+ * pass the permission engine's validation (every query parses, limits hold).
  */
 export function checkIdentity(value: unknown, reason: CertificateErrorReason): Identity {
   if (!isRecord(value)) throw new CertificateError(reason, "the identity is not an object");
@@ -127,33 +127,13 @@ export function checkIdentity(value: unknown, reason: CertificateErrorReason): I
   return identity;
 }
 
+/** The permission engine's own validation: shape, every query parsed, size limits. */
 function checkPermissions(value: unknown, reason: CertificateErrorReason): Permissions {
-  if (!isRecord(value)) throw new CertificateError(reason, "identity permissions must be an object");
-  return {
-    read: checkRules(value["read"], "read", reason),
-    write: checkRules(value["write"], "write", reason),
-  };
-}
-
-function checkRules(value: unknown, direction: string, reason: CertificateErrorReason): PermissionRules {
-  if (!isRecord(value) || typeof value["everything"] !== "boolean") {
-    throw new CertificateError(reason, `permissions.${direction}.everything must be a boolean`);
+  try {
+    return validatePermissions(value);
+  } catch (error) {
+    throw new CertificateError(reason, `identity permissions are invalid: ${(error as Error).message}`);
   }
-  const byCollection = value["queriesByCollection"];
-  if (!isRecord(byCollection)) {
-    throw new CertificateError(reason, `permissions.${direction}.queriesByCollection must be an object`);
-  }
-  const queriesByCollection: Record<string, string[]> = {};
-  for (const [collection, queries] of Object.entries(byCollection)) {
-    if (!Array.isArray(queries) || !queries.every((q) => typeof q === "string")) {
-      throw new CertificateError(
-        reason,
-        `permissions.${direction}.queriesByCollection.${collection} must list strings`,
-      );
-    }
-    queriesByCollection[collection] = [...queries];
-  }
-  return { everything: value["everything"], queriesByCollection };
 }
 
 function checkString(value: unknown, name: string, max: number, reason: CertificateErrorReason): string {

@@ -41,6 +41,18 @@ export {
   pemToDer,
 } from "./pem.js";
 export {
+  emptyRevocationList,
+  isRevoked,
+  mergeRevocationLists,
+  REVOCATION_LIST_TYPE,
+  type RevocationEntries,
+  type RevocationList,
+  type RevocationListKeys,
+  signRevocationList,
+  type VerifyRevocationListOptions,
+  verifyRevocationList,
+} from "./revocation.js";
+export {
   createSharedKeyRootCertificate,
   generateSharedKey,
   type IssueSharedKeyCertificateOptions,
@@ -49,3 +61,10 @@ export {
   type SharedKey,
   sharedKeyIssuerName,
 } from "./shared-key.js";
+export {
+  type PeerCertificateInfo,
+  type TrustAnchor,
+  type VerifiedPeer,
+  type VerifyPeerCertificateOptions,
+  verifyPeerCertificate,
+} from "./verify.js";

@@ -107,7 +107,7 @@ export function normalizeP256Pkcs8(der: Uint8Array<ArrayBuffer>): Uint8Array<Arr
   } catch (error) {
     if (!(error instanceof DerError)) throw error;
   }
-  if (!secret || secret.length !== 32) {
+  if (secret?.length !== 32) {
     throw new Pkcs8Error("not_p256", "the key's ECPrivateKey is not a 32-byte P-256 private key");
   }
   const ecPrivateKey = encodeTlv(
