@@ -1,13 +1,22 @@
-import { MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
-import Fastify, { type FastifyInstance } from "fastify";
+import { createNonceService, MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { type Logger, pino } from "pino";
 import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
+import { DpopGuard } from "./auth/dpop-guard.js";
+import { sharedSecret } from "./auth/hub-secrets.js";
+import { logLoginCodes } from "./auth/login-email.js";
+import { OtpService } from "./auth/otp-service.js";
+import { SessionAdmin } from "./auth/session-admin.js";
+import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
 import { SecretBox } from "./crypto/secrets.js";
+import { CorsPolicy } from "./http/cors.js";
 import { Discovery } from "./http/discovery.js";
 import { installErrorHandling } from "./http/errors.js";
 import { adminRoutes } from "./http/routes/admin.js";
+import { oauthRoutes } from "./http/routes/oauth.js";
 import { publicRoutes } from "./http/routes/public.js";
 import { SigningKeys } from "./keys/signing-keys.js";
 import { migrate, openDatabase } from "./storage/database.js";
@@ -30,6 +39,11 @@ export interface HubCore {
   store: Store;
   keys: SigningKeys;
   apps: AppService;
+  tokens: TokenService;
+  otp: OtpService;
+  dpop: DpopGuard;
+  sessionAdmin: SessionAdmin;
+  log: Logger;
   adminToken: string;
   report: StartupReport;
   now: () => number;
@@ -61,6 +75,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const offset = config.clockOffsetSeconds ?? 0;
   const now = () => Math.floor(Date.now() / 1000) + offset;
   const report: StartupReport = { createdSigningKey: false };
+  const log = pino({ level: config.logLevel });
 
   ensureDataDir(config.dataDir);
   let masterKey = config.masterKey;
@@ -94,7 +109,17 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const box = new SecretBox(masterKey);
   const keys = new SigningKeys(store, box, config.signingAlg, now);
   const apps = new AppService(store, box, permissionsValidator, now);
+  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin">;
   try {
+    const info = (obj: Record<string, unknown>, msg: string) => log.info(obj, msg);
+    const nonces = createNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
+    const pepper = await sharedSecret(store, box, "otp-pepper", now());
+    services = {
+      tokens: new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg)),
+      otp: new OtpService(store, pepper, logLoginCodes(info), now),
+      dpop: new DpopGuard(store.guards, nonces, config.issuer, now),
+      sessionAdmin: new SessionAdmin(store, apps, now),
+    };
     report.createdSigningKey = await keys.ensure();
     // The demo app is made once per database; deleting it later does not bring it back.
     if (config.demoApp && (await store.getSetting("demo_app_created")) === undefined) {
@@ -111,14 +136,14 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
     throw e;
   }
 
-  return { config, store, keys, apps, adminToken, report, now, close: () => store.close() };
+  return { config, store, keys, apps, ...services, log, adminToken, report, now, close: () => store.close() };
 }
 
 /** Builds the HTTP service over an opened core. */
 export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
   const { config } = core;
   const http = Fastify({
-    logger: { level: config.logLevel },
+    loggerInstance: core.log as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Stack traces stay in the log; clients get stable codes (see installErrorHandling).
     return503OnClosing: true,
@@ -129,12 +154,33 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
   installErrorHandling(http);
   const discovery = new Discovery(config.issuer);
   await http.register(publicRoutes, { store: core.store, keys: core.keys, apps: core.apps, discovery });
+  const cors = new CorsPolicy(core.store, config.mode === "development", core.now);
+  await cors.register(http);
+  await http.register(oauthRoutes, {
+    store: core.store,
+    tokens: core.tokens,
+    otp: core.otp,
+    dpop: core.dpop,
+    discovery,
+    cors,
+    validatePermissions: permissionsValidator,
+    now: core.now,
+  });
   await http.register(adminRoutes, {
     prefix: "/admin",
     adminToken: core.adminToken,
     apps: core.apps,
     keys: core.keys,
+    sessions: core.sessionAdmin,
   });
+  // Expired proofs, counters and codes are dropped in the background.
+  const purge = setInterval(() => {
+    core.store.guards
+      .purgeExpired(core.now())
+      .catch((e: unknown) => http.log.warn({ err: e }, "purge failed"));
+  }, 10 * 60_000);
+  purge.unref();
+  http.addHook("onClose", async () => clearInterval(purge));
   return http;
 }
 

@@ -71,6 +71,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     const known = error instanceof MeshauthError ? error : fromFastify(error);
     if (known) {
       const status = statusOf(known.code);
+      // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.
+      if (typeof known.details.nonce === "string") reply.header("dpop-nonce", known.details.nonce);
       if (status >= 500) request.log.error({ err: error }, known.message);
       return reply.status(status).send(errorBody(known));
     }

@@ -1,6 +1,7 @@
 import { MeshauthError } from "@meshauth/core";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppService } from "../../apps/app-service.js";
+import type { SessionAdmin } from "../../auth/session-admin.js";
 import { constantTimeEqual } from "../../crypto/secrets.js";
 import type { SigningKeys } from "../../keys/signing-keys.js";
 
@@ -8,10 +9,12 @@ export interface AdminRoutesOptions {
   adminToken: string;
   apps: AppService;
   keys: SigningKeys;
+  sessions: SessionAdmin;
 }
 
 type AppParams = { Params: { app: string } };
 type NamedParams = { Params: { app: string; name: string } };
+type UserParams = { Params: { app: string; user: string } };
 
 function bearer(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
@@ -21,7 +24,7 @@ function bearer(req: FastifyRequest): string | undefined {
 
 /** The admin API under /admin, behind the admin bearer token (compared in constant time). */
 export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): Promise<void> {
-  const { apps, keys, adminToken } = opts;
+  const { apps, keys, adminToken, sessions } = opts;
 
   app.addHook("onRequest", async (req, reply) => {
     const presented = bearer(req);
@@ -75,6 +78,27 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     await apps.removeOidcProvider(req.params.app, req.params.name);
     reply.status(204);
   });
+
+  app.get<AppParams>("/apps/:app/users", async (req) => ({ users: await sessions.users(req.params.app) }));
+  app.get<UserParams>("/apps/:app/users/:user/sessions", async (req) => ({
+    sessions: await sessions.sessions(req.params.app, req.params.user),
+  }));
+  app.delete<UserParams>("/apps/:app/users/:user/sessions", async (req) => ({
+    revoked: await sessions.revokeUserSessions(req.params.app, req.params.user),
+  }));
+  app.post<UserParams>("/apps/:app/users/:user/disable", async (req) =>
+    sessions.setDisabled(req.params.app, req.params.user, true),
+  );
+  app.post<UserParams>("/apps/:app/users/:user/enable", async (req) =>
+    sessions.setDisabled(req.params.app, req.params.user, false),
+  );
+  app.delete<NamedParams>("/apps/:app/sessions/:name", async (req, reply) => {
+    await sessions.revokeSession(req.params.app, req.params.name);
+    reply.status(204);
+  });
+  app.get<AppParams>("/apps/:app/security-events", async (req) => ({
+    events: await sessions.events(req.params.app),
+  }));
 
   app.get("/keys", async () => ({ keys: await keys.list() }));
   app.post("/keys/rotate", async () => keys.rotate());
