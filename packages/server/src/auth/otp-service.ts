@@ -10,8 +10,8 @@ export const OTP_DIGITS = 8;
 export const OTP_LIFETIME_SECONDS = 600;
 const MAX_EMAIL_LENGTH = 254;
 // Deliberately simple: one @, something on each side, a dot in the domain, no spaces or controls.
-const EMAIL =
-  /^[^\s@<>()[\]\\,;:"\u0000-\u001f]+@[^\s@<>()[\]\\,;:"\u0000-\u001f]+\.[^\s@<>()[\]\\,;:"\u0000-\u001f]+$/;
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const CONTROL = /\p{Cc}/u;
 
 export interface LoginCodeMessage {
   app: App;
@@ -26,7 +26,7 @@ export type SendLoginCode = (message: LoginCodeMessage) => Promise<void>;
 export function normalizeEmail(raw: unknown): string {
   if (typeof raw !== "string") throw new MeshauthError("invalid_request", "email: expected a string");
   const email = raw.trim().toLowerCase();
-  if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email)) {
+  if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email) || CONTROL.test(email)) {
     throw new MeshauthError("invalid_request", "email: expected an email address such as ada@example.com");
   }
   return email;
