@@ -1,6 +1,5 @@
 import type { QueryNode } from "./ast.js";
-import { compileAnyOf, compileQueryNode, type IdPredicate } from "./compile.js";
-import { idOf } from "./query.js";
+import { compileAnyOf, compileQueryNode, type DocPredicate } from "./compile.js";
 import type { Direction, MeshDocument, Permissions } from "./types.js";
 import { type ParsedRules, rulePath } from "./validate.js";
 
@@ -69,7 +68,7 @@ export interface Authorizer {
 interface CompiledRule {
   readonly index: number;
   readonly query: string;
-  readonly test: IdPredicate;
+  readonly test: DocPredicate;
 }
 
 interface CompiledCollection {
@@ -78,7 +77,7 @@ interface CompiledCollection {
   /** No document can match (no queries, or only ones that are always false). */
   readonly none: boolean;
   /** Any rule matches (merged and folded; see compile.ts). */
-  readonly test: IdPredicate;
+  readonly test: DocPredicate;
   /** One predicate per rule, in order, for `explain`. */
   readonly rules: readonly CompiledRule[];
 }
@@ -86,6 +85,9 @@ interface CompiledCollection {
 interface CompiledDirection {
   readonly everything: boolean;
   readonly collections: ReadonlyMap<string, CompiledCollection>;
+  /** The same, as parallel arrays, when there are few: a scan of `===` beats hashing then. */
+  readonly names: readonly string[] | undefined;
+  readonly compiled: readonly CompiledCollection[];
 }
 
 function compileDirection(
@@ -109,24 +111,40 @@ function compileDirection(
       })),
     });
   }
-  return { everything: rules.everything === true, collections };
+  const few = collections.size <= LINEAR_LOOKUP_LIMIT;
+  return {
+    everything: rules.everything === true,
+    collections,
+    names: few ? [...collections.keys()] : undefined,
+    compiled: few ? [...collections.values()] : [],
+  };
+}
+
+/** Up to this many collections, lookups scan an array (see CompiledDirection.names). */
+const LINEAR_LOOKUP_LIMIT = 8;
+
+function lookup(compiled: CompiledDirection, collection: string): CompiledCollection | undefined {
+  const names = compiled.names;
+  if (names === undefined) return compiled.collections.get(collection);
+  for (let i = 0; i < names.length; i++) if (names[i] === collection) return compiled.compiled[i];
+  return undefined;
 }
 
 function decide(compiled: CompiledDirection, collection: string, doc: unknown): boolean {
   if (compiled.everything) return true;
-  const c = compiled.collections.get(collection);
+  const c = lookup(compiled, collection);
   if (c === undefined) return false;
   if (c.all) return true;
   try {
-    return c.test(idOf(doc));
+    return c.test(doc);
   } catch {
     return false; // only exotic objects (throwing getters, proxies) get here: deny
   }
 }
 
-function safely(test: IdPredicate, id: unknown): boolean {
+function safely(test: DocPredicate, doc: unknown): boolean {
   try {
-    return test(id);
+    return test(doc);
   } catch {
     return false;
   }
@@ -158,11 +176,10 @@ class CompiledAuthorizer implements Authorizer {
   explain(direction: Direction, collection: string, doc: MeshDocument): Decision {
     const compiled = this.direction(direction);
     if (compiled.everything) return { allowed: true, reason: "everything", direction, collection };
-    const c = compiled.collections.get(collection);
+    const c = lookup(compiled, collection);
     if (c === undefined) return { allowed: false, reason: "no-collection", direction, collection };
-    const id = idOf(doc);
     for (const rule of c.rules) {
-      if (safely(rule.test, id)) {
+      if (safely(rule.test, doc)) {
         return {
           allowed: true,
           reason: "query",
@@ -187,7 +204,7 @@ class CompiledAuthorizer implements Authorizer {
   scope(direction: Direction, collection: string): CollectionScope {
     const compiled = this.direction(direction);
     if (compiled.everything) return "all";
-    const c = compiled.collections.get(collection);
+    const c = lookup(compiled, collection);
     if (c === undefined) return "none";
     if (c.all) return "all";
     return c.none ? "none" : "some";
@@ -209,9 +226,9 @@ class CompiledAuthorizer implements Authorizer {
       for (const doc of docs) out.push(doc);
       return out;
     }
-    const c = compiled.collections.get(collection);
+    const c = lookup(compiled, collection);
     if (c === undefined) return out;
-    for (const doc of docs) if (c.all || safely(c.test, idOf(doc))) out.push(doc);
+    for (const doc of docs) if (c.all || safely(c.test, doc)) out.push(doc);
     return out;
   }
 }

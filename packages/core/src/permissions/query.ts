@@ -17,13 +17,6 @@ export function parseQuery(query: string, options?: LimitOptions): QueryNode {
 /** A single compiled query, applied to a whole document (only its own `_id` is read). */
 export type DocumentPredicate = (doc: MeshDocument) => boolean;
 
-/** The document's own `_id`, or `undefined` (which matches only constant queries). */
-export function idOf(doc: unknown): unknown {
-  return typeof doc === "object" && doc !== null && Object.hasOwn(doc, "_id")
-    ? (doc as MeshDocument)._id
-    : undefined;
-}
-
 /**
  * Compiles one query (text or a tree from {@link parseQuery}) into a document predicate.
  * For whole permission sets use `compilePermissions`, which also caches.
@@ -33,7 +26,7 @@ export function compileQuery(query: string | QueryNode, options?: LimitOptions):
   const { test } = compileQueryNode(node);
   return (doc) => {
     try {
-      return test(idOf(doc));
+      return test(doc);
     } catch {
       return false; // only exotic objects (throwing getters, proxies) get here: deny
     }
