@@ -203,20 +203,16 @@ const queryArb: fc.Arbitrary<QueryNode> = fc.letrec<{ node: QueryNode }>((tie) =
     { depthSize: "small", withCrossShrink: true },
     leafArb,
     tie("node").map((operand) => ({ kind: "not" as const, operand, loc: LOC })),
-    fc
-      .array(tie("node"), { minLength: 2, maxLength: 4 })
-      .map((ops) => ({
-        kind: "and" as const,
-        operands: ops as [QueryNode, QueryNode, ...QueryNode[]],
-        loc: LOC,
-      })),
-    fc
-      .array(tie("node"), { minLength: 2, maxLength: 4 })
-      .map((ops) => ({
-        kind: "or" as const,
-        operands: ops as [QueryNode, QueryNode, ...QueryNode[]],
-        loc: LOC,
-      })),
+    fc.array(tie("node"), { minLength: 2, maxLength: 4 }).map((ops) => ({
+      kind: "and" as const,
+      operands: ops as [QueryNode, QueryNode, ...QueryNode[]],
+      loc: LOC,
+    })),
+    fc.array(tie("node"), { minLength: 2, maxLength: 4 }).map((ops) => ({
+      kind: "or" as const,
+      operands: ops as [QueryNode, QueryNode, ...QueryNode[]],
+      loc: LOC,
+    })),
   ),
 })).node;
 

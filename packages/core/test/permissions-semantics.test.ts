@@ -213,7 +213,18 @@ describe("prototype safety: paths walk own properties only", () => {
     ["_id.constructor == 'x'", { constructor: "x" }, true],
     ["_id.tags.length == 1", { tags: ["a"] }, false],
     ["_id.s.constructor != null", { s: "abc" }, false],
+    ["!(_id.constructor != null)", {}, true],
+    ["!(_id.toString == null)", {}, true],
+    ["_id.a.constructor.name == 'Object'", { a: {} }, false],
+    ["!(_id.a.constructor.name == 'Object')", { a: {} }, true],
   ]);
+
+  test("an inherited _id is no _id, also under negation", () => {
+    const doc = Object.create({ _id: { owner: "u1" } }) as { _id: unknown };
+    assert.equal(compileQuery("_id.owner == 'u1'")(doc), false);
+    assert.equal(compileQuery("!(_id.owner == 'u1')")(doc), true);
+    assert.equal(compileQuery("_id != null")(doc), false);
+  });
 
   test("an own __proto__ member from JSON is data and can be matched", () => {
     const doc = JSON.parse('{"_id": {"__proto__": {"role": "admin"}}}') as { _id: unknown };
