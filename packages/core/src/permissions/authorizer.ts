@@ -78,8 +78,20 @@ interface CompiledCollection {
   readonly none: boolean;
   /** Any rule matches (merged and folded; see compile.ts). */
   readonly test: DocPredicate;
-  /** One predicate per rule, in order, for `explain`. */
-  readonly rules: readonly CompiledRule[];
+  /** The parsed queries and their texts, in order, for `explain`. */
+  readonly nodes: readonly QueryNode[];
+  readonly queries: readonly string[];
+  /** One predicate per rule, compiled on the first `explain` only: decisions never need them. */
+  rules: readonly CompiledRule[] | undefined;
+}
+
+function rulesOf(c: CompiledCollection): readonly CompiledRule[] {
+  c.rules ??= c.nodes.map((node, index) => ({
+    index,
+    query: c.queries[index] ?? "",
+    test: compileQueryNode(node).test,
+  }));
+  return c.rules;
 }
 
 interface CompiledDirection {
@@ -97,19 +109,19 @@ function compileDirection(
 ): CompiledDirection {
   const rules = permissions[direction];
   const collections = new Map<string, CompiledCollection>();
-  for (const [collection, nodes] of parsed) {
-    const queries = rules.queriesByCollection[collection] ?? [];
-    const any = compileAnyOf(nodes);
-    collections.set(collection, {
-      all: any.constant === true,
-      none: any.constant === false,
-      test: any.test,
-      rules: nodes.map((node: QueryNode, index) => ({
-        index,
-        query: queries[index] ?? "",
-        test: compileQueryNode(node).test,
-      })),
-    });
+  // With `everything`, no query is ever consulted (they were validated all the same).
+  if (rules.everything !== true) {
+    for (const [collection, nodes] of parsed) {
+      const any = compileAnyOf(nodes);
+      collections.set(collection, {
+        all: any.constant === true,
+        none: any.constant === false,
+        test: any.test,
+        nodes,
+        queries: rules.queriesByCollection[collection] ?? [],
+        rules: undefined,
+      });
+    }
   }
   const few = collections.size <= LINEAR_LOOKUP_LIMIT;
   return {
@@ -178,7 +190,7 @@ class CompiledAuthorizer implements Authorizer {
     if (compiled.everything) return { allowed: true, reason: "everything", direction, collection };
     const c = lookup(compiled, collection);
     if (c === undefined) return { allowed: false, reason: "no-collection", direction, collection };
-    for (const rule of c.rules) {
+    for (const rule of rulesOf(c)) {
       if (safely(rule.test, doc)) {
         return {
           allowed: true,

@@ -31,7 +31,7 @@ const alwaysFalse: DocPredicate = () => false;
 
 /*
  * Walking a path. Own-property checks are what keep prototypes out, but `Object.hasOwn`
- * is a runtime call that costs more than the rest of a decision. So a path is first read
+ * is a builtin call the JIT does not inline, a large share of a simple decision. So a path is first read
  * with plain property loads (type-checked at every step), the value is tested, and only
  * when the test passes are the steps re-checked as own properties. This is exact, not a
  * heuristic: every test is false for a missing value, so a failed test is the right answer
@@ -335,10 +335,10 @@ function conjunction(parts: readonly Compiled[]): Compiled {
   const [a, b, c] = tests;
   if (a === undefined) return TRUE;
   if (b === undefined) return dynamic(a);
-  if (c === undefined) return dynamic((id) => a(id) && b(id));
-  if (tests.length === 3) return dynamic((id) => a(id) && b(id) && c(id));
-  return dynamic((id) => {
-    for (const t of tests) if (!t(id)) return false;
+  if (c === undefined) return dynamic((doc) => a(doc) && b(doc));
+  if (tests.length === 3) return dynamic((doc) => a(doc) && b(doc) && c(doc));
+  return dynamic((doc) => {
+    for (const t of tests) if (!t(doc)) return false;
     return true;
   });
 }
@@ -349,10 +349,10 @@ function disjunction(parts: readonly Compiled[]): Compiled {
   const [a, b, c] = tests;
   if (a === undefined) return FALSE;
   if (b === undefined) return dynamic(a);
-  if (c === undefined) return dynamic((id) => a(id) || b(id));
-  if (tests.length === 3) return dynamic((id) => a(id) || b(id) || c(id));
-  return dynamic((id) => {
-    for (const t of tests) if (t(id)) return true;
+  if (c === undefined) return dynamic((doc) => a(doc) || b(doc));
+  if (tests.length === 3) return dynamic((doc) => a(doc) || b(doc) || c(doc));
+  return dynamic((doc) => {
+    for (const t of tests) if (t(doc)) return true;
     return false;
   });
 }
@@ -408,7 +408,7 @@ function compileNode(node: QueryNode): Compiled {
       const inner = compileNode(node.operand);
       if (inner.constant !== undefined) return inner.constant ? FALSE : TRUE;
       const t = inner.test;
-      return dynamic((id) => !t(id));
+      return dynamic((doc) => !t(doc));
     }
     case "and":
       return conjunction(node.operands.map(compileNode));
