@@ -38,7 +38,7 @@ export interface RevocationList {
 }
 
 /** Keys that may have signed a revocation list: the hub's JWKS, one key, or a jose key resolver. */
-export type RevocationListKeys = CryptoKey | JsonWebKey | JSONWebKeySet | JWTVerifyGetKey;
+export type RevocationListKeys = CryptoKey | JWK | JSONWebKeySet | JWTVerifyGetKey;
 
 export interface VerifyRevocationListOptions {
   /** The app the list must be for. */
@@ -83,11 +83,10 @@ export async function verifyRevocationList(
   try {
     const verifyOptions = { typ: REVOCATION_LIST_TYPE, algorithms };
     if (typeof keys === "function") payload = (await jwtVerify(jws, keys, verifyOptions)).payload;
-    else if ("keys" in keys && Array.isArray(keys.keys)) {
-      payload = (await jwtVerify(jws, createLocalJWKSet(keys as JSONWebKeySet), verifyOptions)).payload;
-    } else if (isCryptoKey(keys)) payload = (await jwtVerify(jws, keys, verifyOptions)).payload;
+    else if (isCryptoKey(keys)) payload = (await jwtVerify(jws, keys, verifyOptions)).payload;
+    else if (isKeySet(keys)) payload = (await jwtVerify(jws, createLocalJWKSet(keys), verifyOptions)).payload;
     else {
-      const key = await importJWK(keys as JWK, (keys as JWK).alg ?? algorithms[0]);
+      const key = await importJWK(keys, keys.alg ?? algorithms[0]);
       payload = (await jwtVerify(jws, key, verifyOptions)).payload;
     }
   } catch (error) {
@@ -175,6 +174,10 @@ function algorithmOf(key: CryptoKey): string {
   }
   if (algorithm.name === "Ed25519") return "EdDSA";
   throw new CertificateError("unsupported_key", `cannot sign revocation lists with a ${algorithm.name} key`);
+}
+
+function isKeySet(value: JWK | JSONWebKeySet): value is JSONWebKeySet {
+  return Array.isArray((value as JSONWebKeySet).keys);
 }
 
 function isCryptoKey(value: unknown): value is CryptoKey {
