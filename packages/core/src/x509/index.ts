@@ -14,6 +14,12 @@ export {
   verifyCertificateSigningRequest,
 } from "./csr.js";
 export {
+  type CertificateDescription,
+  type CertificateKind,
+  describeCertificate,
+  inspectCertificate,
+} from "./describe.js";
+export {
   generateDeviceKey,
   type IssueDeviceCertificateOptions,
   type IssuedDeviceCertificate,
