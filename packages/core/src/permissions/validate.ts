@@ -130,10 +130,8 @@ export function shapePermissions(input: unknown, limits: PermissionLimits): Shap
   }
   for (const direction of DIRECTIONS) {
     if (!Object.hasOwn(input, direction)) {
-      fail(
-        { path: direction, direction },
-        `${direction} is missing; a permission set needs both read and write`,
-      );
+      const problem = `${direction} is missing; a permission set needs both read and write`;
+      throw new PermissionsError({ path: direction, direction }, problem, problem);
     }
   }
   const permissions: Permissions = Object.freeze({
