@@ -7,6 +7,7 @@ import {
   createCertificateSigningRequest,
   derToPem,
   generateDeviceKey,
+  IDENTITY_EXTENSION_MAX_BYTES,
   IDENTITY_EXTENSION_OID,
   type Identity,
   issueDeviceCertificate,
@@ -149,7 +150,9 @@ describe("device certificates", () => {
     await assert.rejects(
       issueDeviceCertificate({
         ca,
-        identity: identityFor("app-1", peerKey, { userInfo: { blob: "x".repeat(20_000) } }),
+        identity: identityFor("app-1", peerKey, {
+          userInfo: { blob: "x".repeat(IDENTITY_EXTENSION_MAX_BYTES) },
+        }),
         publicKey: keys.publicKey,
       }),
       rejectsWith("identity_too_large"),

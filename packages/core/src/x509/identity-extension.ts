@@ -18,8 +18,12 @@ import { readRawExtensions } from "./raw-certificate.js";
  */
 export const IDENTITY_EXTENSION_OID = "2.25.23706222842921352298468225712203183884.1";
 
-/** Largest identity JSON (UTF-8 bytes) a certificate may carry; certificates cross Bluetooth. */
-export const IDENTITY_EXTENSION_MAX_BYTES = 16 * 1024;
+/**
+ * Largest identity JSON (UTF-8 bytes) a certificate may carry. Room for the largest
+ * permission set the permission engine accepts (16 KiB) plus user info; certificates
+ * travel in every TLS handshake, Bluetooth included, so not more.
+ */
+export const IDENTITY_EXTENSION_MAX_BYTES = 32 * 1024;
 
 /** Version of the JSON inside the extension (`v`). */
 export const IDENTITY_EXTENSION_VERSION = 1;
