@@ -460,6 +460,25 @@ describe("printing", () => {
     ["_id.s == 'é😀'", "_id.s == 'é😀'"],
     ["_id.startsWith.startsWith('x')", "_id.startsWith.startsWith('x')"],
   ];
+  test("a query at the nesting limit still reparses after printing", () => {
+    const max = MAX_QUERY_DEPTH;
+    const queries = [
+      `${"!".repeat(max)}_id.a == 1`,
+      `${"!(".repeat(max)}_id.a == 1${")".repeat(max)}`,
+      `${"!(!".repeat(max / 2)}_id.a.startsWith('x')${")".repeat(max / 2)}`,
+      Array.from({ length: max }, (_, i) => `_id.k${i} == ${i} ${i % 2 ? "&&" : "||"} (`).join("") +
+        "true" +
+        ")".repeat(max),
+    ];
+    for (const query of queries) {
+      const printed = printQuery(parseQuery(query));
+      assert.deepEqual(
+        strip(parseQuery(printed, { limits: { maxQueryLength: 4096 } })),
+        strip(parseQuery(query)),
+      );
+    }
+  });
+
   for (const [input, output] of canonical) {
     test(`${input} prints as ${output}`, () => {
       const printed = printQuery(parseQuery(input));
