@@ -309,6 +309,7 @@ describe("errors", () => {
     ["'a' in _id.tags", 1, 1, /must start with the _id path/],
     ["42", 1, 1, /expected a condition, found number 42/],
     ["null", 1, 1, /expected a condition, found 'null'/],
+    ["in [1]", 1, 1, /expected a condition, found 'in'/],
     ["_id.a in 'x'", 1, 10, /expected '\[' after 'in'/],
     ["_id.a in ['x' 'y']", 1, 15, /expected ',' or '\]' in the list after 'in'/],
     ["_id.a in ['x',]", 1, 15, /expected a literal/],

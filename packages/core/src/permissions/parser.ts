@@ -250,6 +250,7 @@ class Parser {
           ["startsWith(", "endsWith(", "contains("],
         );
       }
+      if (token.name === "in") this.fail(token, "expected a condition, found 'in'", EXPECTED_CONDITION);
       if (token.name === "not" || token.name === "NOT") {
         this.fail(token, "expected a condition, found 'not' (write '!')", EXPECTED_CONDITION);
       }
