@@ -232,6 +232,8 @@ describe("verifyDpopProof", () => {
     await rejects(craft({ header: { jwk: "x" } }), BASE, "invalid_dpop_proof", "jwk");
     await rejects(craft({ header: { jwk: { kty: "oct", k: "AAAA" } } }), BASE, "invalid_dpop_proof", "jwk");
     await rejects(craft({ header: { jwk: { ...jwk, use: "enc" } } }), BASE, "invalid_dpop_proof", "jwk");
+    await rejects(craft({ header: { jwk: { ...jwk, y: undefined } } }), BASE, "invalid_dpop_proof", "jwk");
+    await rejects(craft({ header: { jwk: { ...jwk, x: 5 } } }), BASE, "invalid_dpop_proof", "jwk");
     await rejects(craft({ header: { jwk: { ...jwk, alg: "ES384" } } }), BASE, "invalid_dpop_proof", "jwk");
     // A P-384 key under ES256, signed by hand since jose refuses to make such a token.
     const p384 = await generateKeyPair("ES384");

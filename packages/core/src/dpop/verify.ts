@@ -103,10 +103,11 @@ export async function verifyDpopProof(
     throw invalidProof("malformed", "DPoP proof header is not valid JSON");
   }
   if (header["typ"] !== "dpop+jwt") throw invalidProof("typ", 'DPoP proof typ must be "dpop+jwt"');
-  const alg = header["alg"];
-  if (!isDpopAlgorithm(alg) || !allowed.includes(alg)) {
-    throw invalidProof("alg", `DPoP proof algorithm ${JSON.stringify(alg)} is not allowed`);
+  const headerAlg = header["alg"];
+  if (typeof headerAlg !== "string" || !allowed.includes(headerAlg as DpopAlgorithm)) {
+    throw invalidProof("alg", `DPoP proof algorithm ${JSON.stringify(headerAlg)} is not allowed`);
   }
+  const alg = headerAlg as DpopAlgorithm;
   for (const name of FORBIDDEN_HEADERS) {
     if (name in header) throw invalidProof("header", `DPoP proof must not have a "${name}" header`);
   }
@@ -131,9 +132,10 @@ export async function verifyDpopProof(
   if (htu !== expectedHtu) throw invalidProof("htu", "DPoP proof is for another URL");
 
   if (options.accessToken !== undefined) {
-    if (claims.ath === undefined) throw invalidProof("ath", "DPoP proof lacks ath for the access token");
     if (claims.ath !== (await accessTokenHash(options.accessToken))) {
-      throw invalidProof("ath", "DPoP proof is for another access token");
+      const message =
+        claims.ath === undefined ? "DPoP proof lacks ath" : "DPoP proof is for another access token";
+      throw invalidProof("ath", message);
     }
   } else if (claims.ath !== undefined) {
     // A proof made to go with a token is not one for a request without it.
