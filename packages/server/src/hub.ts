@@ -5,13 +5,20 @@ import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
 import { sharedSecret } from "./auth/hub-secrets.js";
-import { logLoginCodes } from "./auth/login-email.js";
 import { OtpService } from "./auth/otp-service.js";
 import { SessionAdmin } from "./auth/session-admin.js";
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
 import { SecretBox } from "./crypto/secrets.js";
+import {
+  createMailer,
+  DevMailbox,
+  defaultSenderFor,
+  devMailboxRoutes,
+  loginCodeSender,
+  type Mailer,
+} from "./email/index.js";
 import { CorsPolicy } from "./http/cors.js";
 import { Discovery } from "./http/discovery.js";
 import { installErrorHandling } from "./http/errors.js";
@@ -43,6 +50,8 @@ export interface HubCore {
   otp: OtpService;
   dpop: DpopGuard;
   sessionAdmin: SessionAdmin;
+  /** SMTP when MESHAUTH_SMTP_URL is set, else the dev mailbox (codes in the log). */
+  mailer: Mailer & { kind: "smtp" | "dev" };
   log: Logger;
   adminToken: string;
   report: StartupReport;
@@ -109,16 +118,22 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const box = new SecretBox(masterKey);
   const keys = new SigningKeys(store, box, config.signingAlg, now);
   const apps = new AppService(store, box, permissionsValidator, now);
-  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin">;
+  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer">;
   try {
-    const info = (obj: Record<string, unknown>, msg: string) => log.info(obj, msg);
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
     const nonces = createNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
     const pepper = await sharedSecret(store, box, "otp-pepper", now());
     services = {
       tokens: new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg)),
-      otp: new OtpService(store, pepper, logLoginCodes(info), now),
+      otp: new OtpService(
+        store,
+        pepper,
+        loginCodeSender(mailer, config.emailFrom ?? defaultSenderFor(config.issuer)),
+        now,
+      ),
       dpop: new DpopGuard(store.guards, nonces, config.issuer, now),
       sessionAdmin: new SessionAdmin(store, apps, now),
+      mailer,
     };
     report.createdSigningKey = await keys.ensure();
     // The demo app is made once per database; deleting it later does not bring it back.
@@ -136,7 +151,21 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
     throw e;
   }
 
-  return { config, store, keys, apps, ...services, log, adminToken, report, now, close: () => store.close() };
+  return {
+    config,
+    store,
+    keys,
+    apps,
+    ...services,
+    log,
+    adminToken,
+    report,
+    now,
+    close: async () => {
+      await services.mailer.close();
+      await store.close();
+    },
+  };
 }
 
 /** Builds the HTTP service over an opened core. */
@@ -154,6 +183,11 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
   installErrorHandling(http);
   const discovery = new Discovery(config.issuer);
   await http.register(publicRoutes, { store: core.store, keys: core.keys, apps: core.apps, discovery });
+  if (core.mailer instanceof DevMailbox) {
+    // Codes are readable at /dev/mailbox only in development; production without SMTP only logs them.
+    if (config.mode === "development")
+      await http.register(devMailboxRoutes, { mailbox: core.mailer, mode: config.mode });
+  }
   const cors = new CorsPolicy(core.store, config.mode === "development", core.now);
   await cors.register(http);
   await http.register(oauthRoutes, {

@@ -113,7 +113,13 @@ export function emailSettings(v: unknown, field = "email"): EmailSettings {
   const obj = requireRecord(v, field);
   onlyKeys(obj, EMAIL_KEYS, field);
   const out: EmailSettings = {};
-  if (obj.from !== undefined) out.from = str(obj.from, `${field}.from`, { max: 320 });
+  if (obj.from !== undefined) {
+    out.from = str(obj.from, `${field}.from`, {
+      max: 320,
+      pattern: /^[^\r\n]*@[^\r\n]*$/,
+      hint: "an email address, optionally with a name, on one line",
+    });
+  }
   if (obj.subject !== undefined) out.subject = str(obj.subject, `${field}.subject`, { max: 200 });
   if (obj.text !== undefined) out.text = str(obj.text, `${field}.text`, { max: 20_000 });
   if (obj.html !== undefined) out.html = str(obj.html, `${field}.html`, { max: 50_000 });

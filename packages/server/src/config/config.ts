@@ -15,6 +15,8 @@ export interface HubConfig {
   /** From MESHAUTH_ADMIN_TOKEN; when absent one is generated into the data folder. */
   adminToken: string | undefined;
   smtpUrl: string | undefined;
+  /** Sender of login emails when the app sets none. */
+  emailFrom: string | undefined;
   /** From MESHAUTH_MASTER_KEY (32 bytes); when absent one is generated into the data folder. */
   masterKey: Buffer | undefined;
   signingAlg: SigningAlg;
@@ -52,6 +54,8 @@ export const CONFIG_KEYS = {
   MESHAUTH_ADMIN_TOKEN: "bearer token for /admin (at least 32 characters); generated when absent",
   MESHAUTH_SMTP_URL:
     "smtp:// or smtps:// URL for sending email codes; when absent codes go to the log and the dev mailbox",
+  MESHAUTH_EMAIL_FROM:
+    "sender of login emails when an app sets none, e.g. Login <login@example.com>; default no-reply@<issuer host>",
   MESHAUTH_MASTER_KEY: "32 bytes, base64 or hex, that encrypt private keys at rest; generated when absent",
   MESHAUTH_SIGNING_ALG: "ES256 (default) or EdDSA, for newly created signing keys",
   MESHAUTH_MODE: "development or production; default production when NODE_ENV=production, else development",
@@ -195,6 +199,16 @@ export function loadConfig(env: Source = process.env, cwd = process.cwd()): HubC
   if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]/.test(smtpUrl)) {
     throw new ConfigError("MESHAUTH_SMTP_URL", "expected smtp://user:pass@host:port or smtps://...");
   }
+  const emailFrom = src.MESHAUTH_EMAIL_FROM?.trim() || undefined;
+  if (
+    emailFrom !== undefined &&
+    (!/@/.test(emailFrom) || /[\r\n]/.test(emailFrom) || emailFrom.length > 320)
+  ) {
+    throw new ConfigError(
+      "MESHAUTH_EMAIL_FROM",
+      "expected an email address, optionally with a name: Login <login@example.com>",
+    );
+  }
   const masterKey = src.MESHAUTH_MASTER_KEY?.trim() ? parseMasterKey(src.MESHAUTH_MASTER_KEY) : undefined;
   const mode = oneOf(
     src,
@@ -210,6 +224,7 @@ export function loadConfig(env: Source = process.env, cwd = process.cwd()): HubC
     database,
     adminToken,
     smtpUrl,
+    emailFrom,
     masterKey,
     signingAlg: oneOf(src, "MESHAUTH_SIGNING_ALG", ["ES256", "EdDSA"] as const, "ES256"),
     mode,
