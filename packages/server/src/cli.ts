@@ -5,6 +5,7 @@ import { type ActionRunner, registerAppCommands } from "./cli/app-commands.js";
 import { registerKeyCommands } from "./cli/key-commands.js";
 import { output } from "./cli/output.js";
 import { startHub } from "./cli/start.js";
+import { registerUserCommands } from "./cli/user-commands.js";
 import { CONFIG_KEYS, loadConfig } from "./config/config.js";
 import { openHubCore } from "./hub.js";
 
@@ -47,6 +48,7 @@ const run: ActionRunner =
 
 registerAppCommands(program, run);
 registerKeyCommands(program, run);
+registerUserCommands(program, run);
 
 function fail(message: string, code: string): never {
   if (program.opts().json === true)

@@ -4,6 +4,9 @@ import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { NO_ACCESS } from "@meshauth/core";
+import { loadConfig } from "../src/config/config.js";
+import { openHubCore } from "../src/hub.js";
 import { cleanup, tempDir } from "./helpers/engines.js";
 
 after(cleanup);
@@ -179,6 +182,49 @@ describe("meshauth CLI", () => {
     assert.equal(dup2.code, 1);
     assert.equal(dup2.stderr.trim().split("\n").length, 1);
     assert.equal(JSON.parse(dup2.stdout).error, "conflict");
+  });
+
+  test("user commands: list users and sessions, end sessions, disable and enable", async () => {
+    const dir = tempDir();
+    const env = { MESHAUTH_DATA_DIR: dir };
+    const core = await openHubCore({
+      ...loadConfig({ MESHAUTH_DATA_DIR: dir, LOG_LEVEL: "silent" }, dir),
+      demoApp: false,
+    });
+    const { app } = await core.apps.create({ name: "crm" });
+    const login = () =>
+      core.tokens.login({
+        app,
+        userId: "ada@example.com",
+        provider: "otp",
+        permissions: NO_ACCESS,
+        jkt: "A".repeat(43),
+        profile: { email: "ada@example.com" },
+      });
+    await login();
+    await login();
+    await core.close();
+
+    assert.match((await cli(["user", "list", "crm"], env)).stdout, /ada@example\.com\s+ada@example\.com/);
+    const sessions = JSON.parse(
+      (await cli(["user", "sessions", "crm", "ada@example.com", "--json"], env)).stdout,
+    ).sessions;
+    assert.equal(sessions.length, 2);
+    assert.equal((await cli(["session", "revoke", "crm", sessions[0].id], env)).code, 0);
+    const afterOne = JSON.parse(
+      (await cli(["user", "sessions", "crm", "ada@example.com", "--json"], env)).stdout,
+    ).sessions;
+    assert.deepEqual(afterOne.map((s: { active: boolean }) => s.active).sort(), [false, true]);
+    assert.match(
+      (await cli(["user", "revoke-sessions", "crm", "ada@example.com"], env)).stdout,
+      /ended 1 session/,
+    );
+    assert.match((await cli(["user", "disable", "crm", "ada@example.com"], env)).stdout, /disabled user/);
+    assert.match((await cli(["user", "list", "crm"], env)).stdout, /disabled/);
+    assert.match((await cli(["user", "enable", "crm", "ada@example.com"], env)).stdout, /enabled user/);
+    const missing = await cli(["user", "sessions", "crm", "nobody"], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no user "nobody"/);
   });
 
   test("--help for every command", async () => {
