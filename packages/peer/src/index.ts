@@ -1,0 +1,6 @@
+// Node mutual TLS for meshauth peers: a TLS 1.3 server and client that authenticate each
+// other with device certificates and hand over the verified identity and its permissions.
+export { type ConnectPeerOptions, connectPeer, type PeerConnection } from "./client.js";
+export { createPeerServer, type PeerConnectionListener, type PeerServerOptions } from "./server.js";
+export { toCertificateError } from "./tls.js";
+export type { AuthenticatedPeer, PeerTlsOptions, PeerTrust } from "./types.js";
