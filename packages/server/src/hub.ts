@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createNonceService, MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
@@ -138,8 +139,10 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
     report.createdSigningKey = await keys.ensure();
     // The demo app is made once per database; deleting it later does not bring it back.
     if (config.demoApp && (await store.getSetting("demo_app_created")) === undefined) {
-      const claimed = await store.setSettingIfAbsent("demo_app_created", String(process.pid), now());
-      if (claimed === String(process.pid) && !(await store.findAppByName("demo"))) {
+      // Random, not the PID: every container's hub may be PID 1.
+      const claimToken = randomUUID();
+      const claimed = await store.setSettingIfAbsent("demo_app_created", claimToken, now());
+      if (claimed === claimToken && !(await store.findAppByName("demo"))) {
         report.demoApp = await apps.create({
           name: "demo",
           providers: ["otp", "playground", "client", "webhook", "oidc"],

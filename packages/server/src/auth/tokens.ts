@@ -270,7 +270,14 @@ export class TokenService {
     const now = this.now();
     if (sid !== undefined) {
       const s = await this.store.sessions.findSession(sid);
-      if (!s || s.appId !== appId || s.revokedAt !== null || now >= s.expiresAt) return false;
+      if (
+        !s ||
+        s.appId !== appId ||
+        s.revokedAt !== null ||
+        now >= s.expiresAt ||
+        now >= s.lastUsedAt + s.idleTtl
+      )
+        return false;
     }
     const user = await this.store.sessions.findUser(appId, userId);
     return user?.disabledAt == null;

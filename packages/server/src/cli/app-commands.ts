@@ -253,7 +253,11 @@ export function registerAppCommands(program: Command, run: ActionRunner): void {
     .requiredOption("--issuer <url>", "the IdP's issuer (iss)")
     .requiredOption("--audience <aud>", "the audience its tokens must carry")
     .requiredOption("--jwks-uri <url>", "where its signing keys are published")
-    .option("--mapping <json>", "claims to identity mapping (see docs/apps.md)", parseJsonOption("mapping"))
+    .option(
+      "--mapping <json>",
+      "claims to identity mapping (see docs/admin-api.md)",
+      parseJsonOption("mapping"),
+    )
     .action(
       run(async (core, out, [id, name], opts) => {
         const provider = await core.apps.addOidcProvider(id as string, {

@@ -45,7 +45,7 @@ type Source = Record<string, string | undefined>;
 
 /** Every key the hub reads, with what it expects (also the README's table). */
 export const CONFIG_KEYS = {
-  PORT: "TCP port to listen on (1-65535); default 4000",
+  PORT: "TCP port to listen on (0-65535, 0 picks a free one); default 4000",
   HOST: "address to bind; default 127.0.0.1",
   MESHAUTH_ISSUER: "public base URL (http:// or https://, no query); default http://HOST:PORT",
   MESHAUTH_DATA_DIR:

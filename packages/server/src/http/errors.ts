@@ -73,6 +73,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       const status = statusOf(known.code);
       // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.
       if (typeof known.details.nonce === "string") reply.header("dpop-nonce", known.details.nonce);
+      if (typeof known.details.retry_after === "number")
+        reply.header("retry-after", String(known.details.retry_after));
+      if (known.code === "invalid_client" && !reply.hasHeader("www-authenticate"))
+        reply.header("www-authenticate", 'Basic realm="meshauth"');
+      if (status === 400 || status === 401 || status === 429) reply.header("cache-control", "no-store");
       if (status >= 500) request.log.error({ err: error }, known.message);
       return reply.status(status).send(errorBody(known));
     }

@@ -42,6 +42,11 @@ export class GuardStore {
       .deleteFrom("otps")
       .where("expires_at", "<", now - 86_400)
       .execute();
+    // Ended sessions stay a month for the admin's view, then go with their refresh tokens.
+    await this.db
+      .deleteFrom("sessions")
+      .where("expires_at", "<", now - 30 * 86_400)
+      .execute();
   }
 
   /** Adds one to a fixed-window counter and returns the new count. */

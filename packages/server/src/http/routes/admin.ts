@@ -39,6 +39,11 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     }
   });
 
+  // Answers may carry secrets shown once (client secrets, playground tokens).
+  app.addHook("onSend", async (_req, reply) => {
+    reply.header("cache-control", "no-store");
+  });
+
   app.get("/apps", async () => ({ apps: await apps.list() }));
   app.post("/apps", async (req, reply) => {
     reply.status(201);

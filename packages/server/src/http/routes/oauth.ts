@@ -1,5 +1,5 @@
 import formbody from "@fastify/formbody";
-import { FULL_ACCESS, MeshauthError, type Permissions } from "@meshauth/core";
+import { DEFAULT_DPOP_ALGORITHMS, FULL_ACCESS, MeshauthError, type Permissions } from "@meshauth/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../../apps/model.js";
 import { authenticateClient } from "../../auth/client-auth.js";
@@ -87,14 +87,13 @@ export async function oauthRoutes(http: FastifyInstance, opts: OAuthRoutesOption
     token_endpoint_auth_methods_supported: ["none", "client_secret_basic", "client_secret_post"],
     revocation_endpoint_auth_methods_supported: ["none", "client_secret_basic", "client_secret_post"],
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    dpop_signing_alg_values_supported: ["ES256", "EdDSA", "ES384", "PS256", "RS256"],
+    dpop_signing_alg_values_supported: [...DEFAULT_DPOP_ALGORITHMS],
     response_types_supported: [],
   });
 
   // Every answer carries a fresh nonce, so a client can always put one in its next proof.
   http.addHook("onSend", async (_req, reply) => {
     if (!reply.hasHeader("dpop-nonce")) reply.header("dpop-nonce", await dpop.nonces.issue());
-    reply.header("access-control-expose-headers", "DPoP-Nonce");
   });
 
   http.post("/otp", async (req, reply) => {
