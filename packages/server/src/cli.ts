@@ -2,6 +2,7 @@
 import { MeshauthError } from "@meshauth/core";
 import { Command, CommanderError } from "commander";
 import { type ActionRunner, registerAppCommands } from "./cli/app-commands.js";
+import { registerCertCommands } from "./cli/cert-commands.js";
 import { registerKeyCommands } from "./cli/key-commands.js";
 import { output } from "./cli/output.js";
 import { startHub } from "./cli/start.js";
@@ -49,6 +50,7 @@ const run: ActionRunner =
 registerAppCommands(program, run);
 registerKeyCommands(program, run);
 registerUserCommands(program, run);
+registerCertCommands(program);
 
 function fail(message: string, code: string): never {
   if (program.opts().json === true)
