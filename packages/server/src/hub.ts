@@ -4,10 +4,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
+import { DeviceCertificates } from "./auth/device-certificates.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
 import { sharedSecret } from "./auth/hub-secrets.js";
 import { OtpService } from "./auth/otp-service.js";
 import { SessionAdmin } from "./auth/session-admin.js";
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from "./auth/token-exchange.js";
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
@@ -24,6 +26,7 @@ import { CorsPolicy } from "./http/cors.js";
 import { Discovery } from "./http/discovery.js";
 import { installErrorHandling } from "./http/errors.js";
 import { adminRoutes } from "./http/routes/admin.js";
+import { certificateRoutes } from "./http/routes/certificate.js";
 import { oauthRoutes } from "./http/routes/oauth.js";
 import { publicRoutes } from "./http/routes/public.js";
 import { SigningKeys } from "./keys/signing-keys.js";
@@ -51,6 +54,8 @@ export interface HubCore {
   otp: OtpService;
   dpop: DpopGuard;
   sessionAdmin: SessionAdmin;
+  certificates: DeviceCertificates;
+  box: SecretBox;
   /** SMTP when MESHAUTH_SMTP_URL is set, else the dev mailbox (codes in the log). */
   mailer: Mailer & { kind: "smtp" | "dev" };
   log: Logger;
@@ -119,7 +124,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const box = new SecretBox(masterKey);
   const keys = new SigningKeys(store, box, config.signingAlg, now);
   const apps = new AppService(store, box, permissionsValidator, now);
-  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer">;
+  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer" | "certificates">;
   try {
     const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
     const nonces = createNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
@@ -134,6 +139,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
       ),
       dpop: new DpopGuard(store.guards, nonces, config.issuer, now),
       sessionAdmin: new SessionAdmin(store, apps, now),
+      certificates: new DeviceCertificates(store, box),
       mailer,
     };
     report.createdSigningKey = await keys.ensure();
@@ -158,6 +164,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
     config,
     store,
     keys,
+    box,
     apps,
     ...services,
     log,
@@ -202,6 +209,19 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     cors,
     validatePermissions: permissionsValidator,
     now: core.now,
+    grants: new Map([
+      [
+        TOKEN_EXCHANGE_GRANT,
+        tokenExchangeGrant({ store: core.store, box: core.box, tokens: core.tokens, dpop: core.dpop }),
+      ],
+    ]),
+  });
+  await http.register(certificateRoutes, {
+    store: core.store,
+    tokens: core.tokens,
+    dpop: core.dpop,
+    certificates: core.certificates,
+    discovery,
   });
   await http.register(adminRoutes, {
     prefix: "/admin",

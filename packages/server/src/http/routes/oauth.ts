@@ -12,7 +12,6 @@ import type { CorsPolicy } from "../cors.js";
 import type { Discovery } from "../discovery.js";
 
 export const OTP_GRANT = "urn:meshauth:grant-type:otp";
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 export interface OAuthRoutesOptions {
   store: Store;

@@ -1,0 +1,92 @@
+import {
+  type CertificateAuthority,
+  exportPrivateKeyPem,
+  generateDeviceKey,
+  type Identity,
+  issueDeviceCertificate,
+  loadCertificateAuthority,
+  MeshauthError,
+  verifyCertificateSigningRequest,
+} from "@meshauth/core";
+import type { SecretBox } from "../crypto/secrets.js";
+import type { Store } from "../storage/store.js";
+
+export interface CertificateAnswer {
+  certificate: string;
+  private_key?: string;
+  ca_certificates: string[];
+  /** Seconds since the epoch; the identity's end. */
+  expires_at: number;
+  serial_number: string;
+}
+
+/** Issues X.509 device certificates from an app's own CA. */
+export class DeviceCertificates {
+  // Loading a CA decrypts and imports its key; keep it per process.
+  readonly #authorities = new Map<string, Promise<CertificateAuthority>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly box: SecretBox,
+  ) {}
+
+  #authority(appId: string): Promise<CertificateAuthority> {
+    let ca = this.#authorities.get(appId);
+    if (!ca) {
+      ca = (async () => {
+        const stored = await this.store.findAuthority(appId);
+        if (!stored) throw new MeshauthError("not_found", `app ${appId} has no certificate authority`);
+        return loadCertificateAuthority({
+          certificatePem: stored.certificatePem,
+          privateKeyPkcs8: this.box.open(stored.privateKeySealed, `ca:${appId}`),
+        });
+      })();
+      ca.catch(() => this.#authorities.delete(appId));
+      this.#authorities.set(appId, ca);
+    }
+    return ca;
+  }
+
+  /**
+   * CSR mode (the default): the device keeps its key; the CSR's key must be the key the
+   * access token is bound to, so a stolen token cannot certify another key.
+   * Generate-key mode (the seed's flow): the hub makes the key and returns it once.
+   */
+  async issue(
+    identity: Identity,
+    sessionId: string | undefined,
+    request: { csr?: string; generateKey?: boolean },
+  ): Promise<CertificateAnswer> {
+    const ca = await this.#authority(identity.appId);
+    const session = sessionId ? { sessionId } : {};
+    if (request.csr !== undefined) {
+      const csr = await verifyCertificateSigningRequest(request.csr);
+      if (csr.keyThumbprint !== identity.peerKey) {
+        throw new MeshauthError(
+          "invalid_request",
+          "csr: its public key is not the key the access token is bound to (cnf.jkt)",
+        );
+      }
+      const issued = await issueDeviceCertificate({ ca, identity, csrPem: request.csr, ...session });
+      return this.#answer(issued, ca);
+    }
+    if (request.generateKey === true) {
+      const keys = await generateDeviceKey();
+      const issued = await issueDeviceCertificate({ ca, identity, publicKey: keys.publicKey, ...session });
+      return { ...this.#answer(issued, ca), private_key: await exportPrivateKeyPem(keys.privateKey) };
+    }
+    throw new MeshauthError("invalid_request", 'send {"csr": "<PKCS#10 PEM>"} or {"generate_key": true}');
+  }
+
+  #answer(
+    issued: { certificatePem: string; notAfter: Date; serialNumber: string },
+    ca: CertificateAuthority,
+  ): CertificateAnswer {
+    return {
+      certificate: issued.certificatePem,
+      ca_certificates: [ca.certificatePem],
+      expires_at: Math.floor(issued.notAfter.getTime() / 1000),
+      serial_number: issued.serialNumber,
+    };
+  }
+}
