@@ -19,6 +19,9 @@ import { output } from "./output.js";
 
 const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 
+/** The server compiles without DOM types, so the WebCrypto key type comes from core. */
+type PublicKey = Awaited<ReturnType<typeof generateDeviceKey>>["publicKey"];
+
 function jsonMode(cmd: Command): boolean {
   return (cmd.optsWithGlobals() as { json?: unknown }).json === true;
 }
@@ -56,7 +59,7 @@ async function loadSharedKeyOption(value: string) {
 }
 
 /** A device's P-256 private key from a PEM file (PKCS#8 `PRIVATE KEY` or SEC 1 `EC PRIVATE KEY`). */
-async function loadDeviceKey(path: string): Promise<{ publicKey: CryptoKey }> {
+async function loadDeviceKey(path: string): Promise<{ publicKey: PublicKey }> {
   const pem = readFileOrFail(path, "device key file").toString("utf8");
   let key: KeyObject;
   try {
@@ -133,7 +136,7 @@ export function registerCertCommands(program: Command): void {
           key: `${prefix}.key.pem`,
           root: `${prefix}.root.pem`,
         };
-        let devicePublicKey: CryptoKey;
+        let devicePublicKey: PublicKey;
         let privateKeyPem: string | undefined;
         if (opts.deviceKey !== undefined) {
           devicePublicKey = (await loadDeviceKey(opts.deviceKey)).publicKey;
