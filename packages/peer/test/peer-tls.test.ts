@@ -16,11 +16,13 @@ import {
   createSharedKeyRootCertificate,
   emptyRevocationList,
   exportPrivateKeyPem,
+  FULL_ACCESS,
   generateDeviceKey,
   generateSharedKey,
   type Identity,
   issueDeviceCertificate,
   issueSharedKeyCertificate,
+  keyThumbprint,
   loadCertificateAuthority,
   loadSharedKey,
   type RevocationList,
@@ -57,7 +59,6 @@ async function caDevice(
   options: { permissions?: Identity["permissions"]; now?: Date; exp?: number } = {},
 ): Promise<Device> {
   const keys = await generateDeviceKey();
-  const { keyThumbprint } = await import("@meshauth/core");
   const peerKey = await keyThumbprint(keys.publicKey);
   const now = options.now ?? new Date();
   const identity: Identity = {
@@ -377,14 +378,14 @@ describe("interoperability with the openssl CLI", () => {
   };
 
   /** openssl s_client with a device certificate; resolves with its exit status and output. */
-  async function sClient(port: number, device: Device, caPem: string, name: string) {
+  async function sClient(port: number, device: Device, caPem: string, name: string, version = "-tls1_3") {
     const child = spawn(
       "openssl",
       [
         "s_client",
         "-connect",
         `127.0.0.1:${port}`,
-        "-tls1_3",
+        version,
         "-cert",
         write(`${name}.crt`, device.certificate),
         "-key",
@@ -423,4 +424,121 @@ describe("interoperability with the openssl CLI", () => {
     await assertRejection(running.rejected, "untrusted_issuer");
     assert.equal(running.accepted.length, 1);
   });
+
+  test("a TLS 1.2 client is refused, even with a valid device certificate", async () => {
+    const { ca, trust } = await appCa("app-a");
+    const running = await startServer({ ...(await caDevice(ca, "ada")), trust, appId: "app-a" });
+    const old = await sClient(
+      running.port,
+      await caDevice(ca, "bob"),
+      trust.certificatePem,
+      "old",
+      "-tls1_2",
+    );
+    assert.notEqual(old.status, 0);
+    assert.doesNotMatch(old.stdout, /hello/);
+    await running.rejected;
+    assert.equal(running.accepted.length, 0);
+  });
+
+  test("connectPeer to openssl s_server that requires a client certificate", async () => {
+    const { ca, trust } = await appCa("app-a");
+    const ada = await caDevice(ca, "ada");
+    const bob = await caDevice(ca, "bob");
+    const child = spawn(
+      "openssl",
+      [
+        "s_server",
+        "-accept",
+        "127.0.0.1:0",
+        "-tls1_3",
+        "-cert",
+        write("s-ada.crt", ada.certificate),
+        "-key",
+        write("s-ada.key", ada.key),
+        "-CAfile",
+        write("s-ca.crt", trust.certificatePem),
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-naccept",
+        "1",
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    after(() => child.kill());
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on("data", (chunk: string) => {
+        stdout += chunk;
+        const match = /ACCEPT 127\.0\.0\.1:(\d+)/.exec(stdout);
+        if (match?.[1]) resolve(Number(match[1]));
+      });
+      child.once("exit", () => reject(new Error(`s_server exited: ${stdout}`)));
+    });
+    child.stderr.resume();
+    const { socket, peer } = await connectPeer({
+      host: "127.0.0.1",
+      port,
+      key: bob.key,
+      certificate: bob.certificate,
+      trust,
+      appId: "app-a",
+    });
+    assert.equal(peer.identity.userId, "ada");
+    assert.equal(peer.identity.peerKey, ada.peerKey);
+    // s_server prints what the client sends once it has accepted the client's certificate.
+    socket.write("ping from bob\n");
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (stdout.includes("ping from bob")) resolve();
+      };
+      child.stdout.on("data", check);
+      check();
+    });
+    socket.destroy();
+    child.stdin.end();
+    await once(child, "exit");
+  });
+});
+
+test("keys given as CryptoKeys, non-extractable included, work at both ends", async () => {
+  const { ca, trust } = await appCa("app-a");
+  const identityFor = async (userId: string, keys: CryptoKeyPair): Promise<Identity> => ({
+    appId: "app-a",
+    userId,
+    peerKey: await keyThumbprint(keys.publicKey),
+    provider: "otp",
+    permissions: FULL_ACCESS,
+    exp: Math.floor(Date.now() / 1000) + HOUR,
+  });
+  const adaKeys = await generateDeviceKey({ extractable: false });
+  const bobKeys = await generateDeviceKey();
+  const adaCert = await issueDeviceCertificate({
+    ca,
+    identity: await identityFor("ada", adaKeys),
+    publicKey: adaKeys.publicKey,
+  });
+  const bobCert = await issueDeviceCertificate({
+    ca,
+    identity: await identityFor("bob", bobKeys),
+    publicKey: bobKeys.publicKey,
+  });
+  const running = await startServer({
+    key: adaKeys.privateKey,
+    certificate: adaCert.certificatePem,
+    trust,
+    appId: "app-a",
+  });
+  const { socket, peer } = await connectPeer({
+    host: "127.0.0.1",
+    port: running.port,
+    key: bobKeys.privateKey,
+    certificate: bobCert.certificatePem,
+    trust,
+    appId: "app-a",
+  });
+  assert.equal(peer.identity.userId, "ada");
+  assert.equal(await readAll(socket), "hello bob\n");
 });
