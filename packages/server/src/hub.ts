@@ -8,6 +8,7 @@ import { DeviceCertificates } from "./auth/device-certificates.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
 import { sharedSecret } from "./auth/hub-secrets.js";
 import { OtpService } from "./auth/otp-service.js";
+import { Revocations } from "./auth/revocations.js";
 import { SessionAdmin } from "./auth/session-admin.js";
 import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from "./auth/token-exchange.js";
 import { TokenService } from "./auth/tokens.js";
@@ -55,6 +56,7 @@ export interface HubCore {
   dpop: DpopGuard;
   sessionAdmin: SessionAdmin;
   certificates: DeviceCertificates;
+  revocations: Revocations;
   box: SecretBox;
   /** SMTP when MESHAUTH_SMTP_URL is set, else the dev mailbox (codes in the log). */
   mailer: Mailer & { kind: "smtp" | "dev" };
@@ -124,7 +126,10 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const box = new SecretBox(masterKey);
   const keys = new SigningKeys(store, box, config.signingAlg, now);
   const apps = new AppService(store, box, permissionsValidator, now);
-  let services: Pick<HubCore, "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer" | "certificates">;
+  let services: Pick<
+    HubCore,
+    "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer" | "certificates" | "revocations"
+  >;
   try {
     const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
     const nonces = createNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
@@ -140,6 +145,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
       dpop: new DpopGuard(store.guards, nonces, config.issuer, now),
       sessionAdmin: new SessionAdmin(store, apps, now),
       certificates: new DeviceCertificates(store, box),
+      revocations: new Revocations(store, apps, keys, now),
       mailer,
     };
     report.createdSigningKey = await keys.ensure();
@@ -192,7 +198,13 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
   });
   installErrorHandling(http);
   const discovery = new Discovery(config.issuer);
-  await http.register(publicRoutes, { store: core.store, keys: core.keys, apps: core.apps, discovery });
+  await http.register(publicRoutes, {
+    store: core.store,
+    keys: core.keys,
+    apps: core.apps,
+    discovery,
+    revocations: core.revocations,
+  });
   if (core.mailer instanceof DevMailbox) {
     // Codes are readable at /dev/mailbox only in development; production without SMTP only logs them.
     if (config.mode === "development")
@@ -229,6 +241,7 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     apps: core.apps,
     keys: core.keys,
     sessions: core.sessionAdmin,
+    revocations: core.revocations,
   });
   // Expired proofs, counters and codes are dropped in the background.
   const purge = setInterval(() => {

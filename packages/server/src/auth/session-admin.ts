@@ -59,6 +59,9 @@ export class SessionAdmin {
     const now = this.now();
     await this.store.sessions.setUserDisabled(user.appId, user.userId, disabled ? now : null);
     if (disabled) await this.store.sessions.revokeUserSessions(user.appId, user.userId, "user_disabled", now);
+    // Offline peers learn of it from the revocation list.
+    if (disabled) await this.store.revocations.add(user.appId, "user", user.userId, now);
+    else await this.store.revocations.remove(user.appId, "user", user.userId, now);
     return (await this.store.sessions.findUser(user.appId, user.userId)) as UserRecord;
   }
 

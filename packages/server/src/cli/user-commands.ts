@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { Revocations } from "../auth/revocations.js";
 import type { ActionRunner } from "./app-commands.js";
 import { formatTime, table } from "./output.js";
 
@@ -91,6 +92,20 @@ export function registerUserCommands(program: Command, run: ActionRunner): void 
       run(async (core, out, [app, sessionId]) => {
         await core.sessionAdmin.revokeSession(app as string, sessionId as string);
         out.result({ revoked: sessionId }, () => [`ended session ${sessionId}`]);
+      }),
+    );
+
+  program
+    .command("revoke <kind> <app> <value>")
+    .description(
+      "revoke a user, a device (key thumbprint), a session or a certificate serial: sessions end now, offline peers learn it from the signed revocation list",
+    )
+    .action(
+      run(async (core, out, [kind, app, value]) => {
+        const state = await core.revocations.revoke(app as string, Revocations.kind(kind), value as string);
+        out.result(state, () => [
+          `revoked ${kind} ${value}; revocation list is now version ${state.version}`,
+        ]);
       }),
     );
 }

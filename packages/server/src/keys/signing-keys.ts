@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject, webcrypto } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, type JWK, type JWTPayload, SignJWT } from "jose";
 import type { SigningAlg } from "../config/config.js";
 import type { SecretBox } from "../crypto/secrets.js";
@@ -18,6 +18,8 @@ export interface ActiveKey {
   kid: string;
   alg: SigningAlg;
   privateKey: KeyObject;
+  /** The same key for WebCrypto-based signers (revocation lists). */
+  cryptoKey: webcrypto.CryptoKey;
 }
 
 export interface PublicKeyInfo {
@@ -119,6 +121,13 @@ export class SigningKeys {
       kid: newest.kid,
       alg: newest.alg as SigningAlg,
       privateKey: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }),
+      cryptoKey: await webcrypto.subtle.importKey(
+        "pkcs8",
+        pkcs8,
+        newest.alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" },
+        false,
+        ["sign"],
+      ),
     };
     this.#cache = { at: now, active, published };
     return this.#cache;

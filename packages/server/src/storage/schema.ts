@@ -141,7 +141,22 @@ export interface SecurityEventsTable {
   created_at: number;
 }
 
+export interface RevocationsTable {
+  app_id: string;
+  kind: string; // user | device | session | serial
+  value: string;
+  created_at: number;
+}
+
+export interface RevocationVersionsTable {
+  app_id: string;
+  version: number;
+  updated_at: number;
+}
+
 export interface Database {
+  revocations: RevocationsTable;
+  revocation_versions: RevocationVersionsTable;
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;

@@ -228,6 +228,19 @@ export class SessionStore {
     return live.map((s) => s.id);
   }
 
+  /** Revokes every live session of one device key; returns their IDs. */
+  async revokeDeviceSessions(appId: string, jkt: string, reason: string, now: number): Promise<string[]> {
+    const live = await this.db
+      .selectFrom("sessions")
+      .select("id")
+      .where("app_id", "=", appId)
+      .where("jkt", "=", jkt)
+      .where("revoked_at", "is", null)
+      .execute();
+    for (const s of live) await this.revokeSession(s.id, reason, now);
+    return live.map((s) => s.id);
+  }
+
   async listSessions(appId: string, userId: string): Promise<SessionRecord[]> {
     const rows = await this.db
       .selectFrom("sessions")

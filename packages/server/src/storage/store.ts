@@ -12,6 +12,7 @@ import type {
 import type { Engine } from "./database.js";
 import { GuardStore } from "./guard-store.js";
 import { OtpStore } from "./otp-store.js";
+import { RevocationStore } from "./revocation-store.js";
 import type { AppsTable, Database, SigningKeysTable } from "./schema.js";
 import { SessionStore } from "./session-store.js";
 
@@ -109,6 +110,7 @@ export class Store {
   readonly sessions: SessionStore;
   readonly otps: OtpStore;
   readonly guards: GuardStore;
+  readonly revocations: RevocationStore;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -117,6 +119,7 @@ export class Store {
     this.sessions = new SessionStore(db);
     this.otps = new OtpStore(db);
     this.guards = new GuardStore(db);
+    this.revocations = new RevocationStore(db);
   }
 
   /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */

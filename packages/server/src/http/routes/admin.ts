@@ -1,6 +1,7 @@
 import { MeshauthError } from "@meshauth/core";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppService } from "../../apps/app-service.js";
+import { Revocations } from "../../auth/revocations.js";
 import type { SessionAdmin } from "../../auth/session-admin.js";
 import { constantTimeEqual } from "../../crypto/secrets.js";
 import type { SigningKeys } from "../../keys/signing-keys.js";
@@ -10,6 +11,7 @@ export interface AdminRoutesOptions {
   apps: AppService;
   keys: SigningKeys;
   sessions: SessionAdmin;
+  revocations: Revocations;
 }
 
 type AppParams = { Params: { app: string } };
@@ -24,7 +26,7 @@ function bearer(req: FastifyRequest): string | undefined {
 
 /** The admin API under /admin, behind the admin bearer token (compared in constant time). */
 export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): Promise<void> {
-  const { apps, keys, adminToken, sessions } = opts;
+  const { apps, keys, adminToken, sessions, revocations } = opts;
 
   app.addHook("onRequest", async (req, reply) => {
     const presented = bearer(req);
@@ -104,6 +106,17 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
   app.get<AppParams>("/apps/:app/security-events", async (req) => ({
     events: await sessions.events(req.params.app),
   }));
+
+  app.get<AppParams>("/apps/:app/revocations", async (req) => revocations.state(req.params.app));
+  app.post<AppParams>("/apps/:app/revocations", async (req, reply) => {
+    const body = (req.body ?? {}) as { kind?: unknown; value?: unknown };
+    reply.status(201);
+    return revocations.revoke(req.params.app, Revocations.kind(body.kind), body.value as string);
+  });
+  app.delete<{ Params: { app: string; kind: string; value: string } }>(
+    "/apps/:app/revocations/:kind/:value",
+    async (req) => revocations.unrevoke(req.params.app, Revocations.kind(req.params.kind), req.params.value),
+  );
 
   app.get("/keys", async () => ({ keys: await keys.list() }));
   app.post("/keys/rotate", async () => keys.rotate());
