@@ -12,6 +12,7 @@ import {
   jwkThumbprint,
   verifyPeerCertificate,
 } from "@meshauth/core";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { Hub } from "../src/hub.js";
 import { newDevice, post, type TestDevice } from "./helpers/client.js";
 import { cleanup, engines, tempDir } from "./helpers/engines.js";
@@ -170,6 +171,85 @@ for (const engine of engines()) {
       assert.equal(missing.body.error, "invalid_request");
       const disabled = await exchange(device, other.id, "webhook:auth", "customer-token");
       assert.equal(disabled.body.error, "provider_disabled");
+    });
+
+    test("OIDC: the IdP's ID token logs the user in with permissions mapped from a claim, no webhook", async () => {
+      const { publicKey, privateKey } = await generateKeyPair("ES256");
+      const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+      const idp = createServer((_req, res) => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ keys: [jwk] }));
+      });
+      await new Promise<void>((r) => idp.listen(0, "127.0.0.1", r));
+      const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
+      try {
+        const oidcApp = await createApp(hub, { name: "sso", providers: ["oidc"] });
+        const added = await hub.http.inject({
+          method: "POST",
+          url: `/admin/apps/${oidcApp.id}/oidc-providers`,
+          headers: admin(hub),
+          payload: {
+            name: "corp",
+            issuer,
+            audience: "mesh-app",
+            jwksUri: `${issuer}/jwks.json`,
+            mapping: {
+              userInfoClaims: ["email"],
+              permissionsClaim: "role",
+              permissionsByClaimValue: {
+                manager: {
+                  read: { everything: true, queriesByCollection: {} },
+                  write: { everything: true, queriesByCollection: {} },
+                },
+              },
+            },
+          },
+        });
+        assert.equal(added.statusCode, 201, added.body);
+        const idToken = (claims: Record<string, unknown>, aud = "mesh-app") =>
+          new SignJWT(claims)
+            .setProtectedHeader({ alg: "ES256", kid: "k1" })
+            .setIssuer(issuer)
+            .setAudience(aud)
+            .setSubject("emp-7")
+            .setIssuedAt()
+            .setExpirationTime("5m")
+            .sign(privateKey);
+        const device = await newDevice();
+        const ok = await exchange(
+          device,
+          oidcApp.id,
+          "oidc:corp",
+          await idToken({ role: "manager", email: "e7@corp.example" }),
+        );
+        assert.equal(ok.status, 200, JSON.stringify(ok.body));
+        const identity = ok.body.identity as {
+          userId: string;
+          provider: string;
+          permissions: { write: { everything: boolean } };
+          userInfo: Record<string, unknown>;
+        };
+        assert.equal(identity.userId, "emp-7");
+        assert.equal(identity.provider, "oidc:corp");
+        assert.equal(identity.permissions.write.everything, true);
+        assert.deepEqual(identity.userInfo, { email: "e7@corp.example" });
+        const plain = await exchange(device, oidcApp.id, "oidc:corp", await idToken({ role: "intern" }));
+        assert.equal(
+          (plain.body.identity as { permissions: { write: { everything: boolean } } }).permissions.write
+            .everything,
+          false,
+          "no rule: default permissions",
+        );
+        const wrongAud = await exchange(
+          device,
+          oidcApp.id,
+          "oidc:corp",
+          await idToken({ role: "manager" }, "someone-else"),
+        );
+        assert.equal(wrongAud.body.error, "provider_rejected");
+      } finally {
+        await new Promise((r) => idp.close(r));
+      }
     });
 
     async function login(): Promise<{ device: TestDevice; accessToken: string }> {
