@@ -1,35 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CertificateError, loadSharedKey, verifyPeerCertificate } from "@meshauth/core";
+import { cli, type Run, run } from "./helpers/cli.js";
 import { cleanup, tempDir } from "./helpers/engines.js";
 
 after(cleanup);
 
-const root = new URL("../../..", import.meta.url).pathname;
-const cliArgs = ["--conditions=development", "--import", "tsx", join(root, "packages/server/src/cli.ts")];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], cwd = root): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { cwd, env: { PATH: process.env.PATH ?? "" }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const cli = (args: string[]): Promise<Run> => run(process.execPath, [...cliArgs, ...args]);
 const sh = (script: string): Promise<Run> => run("sh", ["-c", script]);
 
 function assertOneLineError(r: Run, pattern: RegExp): void {

@@ -1,44 +1,16 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { NO_ACCESS } from "@meshauth/core";
 import { loadConfig } from "../src/config/config.js";
 import { openHubCore } from "../src/hub.js";
+import { cli, cliArgs, root } from "./helpers/cli.js";
 import { cleanup, tempDir } from "./helpers/engines.js";
+import { freePort } from "./helpers/hub.js";
 
 after(cleanup);
-
-const root = new URL("../../..", import.meta.url).pathname;
-const cliArgs = ["--conditions=development", "--import", "tsx", join(root, "packages/server/src/cli.ts")];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [...cliArgs, ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "silent", ...env }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -56,6 +56,12 @@ export interface LoginGrant {
   clientInfo?: unknown;
 }
 
+/** What an access token and identity are made from. */
+type SessionToken = Pick<
+  SessionRecord,
+  "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt"
+>;
+
 /** Issues access tokens and runs refresh sessions with rotation and reuse detection. */
 export class TokenService {
   constructor(
@@ -138,16 +144,8 @@ export class TokenService {
     };
     const refreshToken = randomToken(32, "mr_");
     await this.store.sessions.insertSession(session, hashSecret(refreshToken));
-    const access = await this.#accessToken(app, session, now);
-    return {
-      access_token: access.token,
-      token_type: "DPoP",
-      expires_in: access.exp - now,
-      refresh_token: refreshToken,
-      refresh_token_expires_at: session.expiresAt,
-      identity: this.#identity(app, session),
-      ...(grant.clientInfo !== undefined ? { client_info: grant.clientInfo } : {}),
-    };
+    const response = await this.#sessionResponse(app, session, refreshToken, now);
+    return grant.clientInfo !== undefined ? { ...response, client_info: grant.clientInfo } : response;
   }
 
   /** A token for an app's backend itself (client_credentials); no session, no refresh token. */
@@ -219,14 +217,23 @@ export class TokenService {
     // A concurrent request with the same token got there first; only one may continue.
     if (!won) throw new MeshauthError("invalid_grant", "this refresh token was just used by another request");
     const live = { ...session, permissions: currentPermissions?.(session) ?? session.permissions };
-    const access = await this.#accessToken(app, live, now);
+    return this.#sessionResponse(app, live, next, now);
+  }
+
+  async #sessionResponse(
+    app: App,
+    session: SessionToken,
+    refreshToken: string,
+    now: number,
+  ): Promise<TokenResponse> {
+    const access = await this.#accessToken(app, session, now);
     return {
       access_token: access.token,
       token_type: "DPoP",
       expires_in: access.exp - now,
-      refresh_token: next,
+      refresh_token: refreshToken,
       refresh_token_expires_at: session.expiresAt,
-      identity: this.#identity(app, live),
+      identity: this.#identity(app, session),
     };
   }
 

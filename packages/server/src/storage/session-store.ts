@@ -206,35 +206,27 @@ export class SessionStore {
   }
 
   /** Revokes every live session of a user; returns their IDs. */
-  async revokeUserSessions(appId: string, userId: string, reason: string, now: number): Promise<string[]> {
-    const live = await this.db
-      .selectFrom("sessions")
-      .select("id")
-      .where("app_id", "=", appId)
-      .where("user_id", "=", userId)
-      .where("revoked_at", "is", null)
-      .execute();
-    if (live.length === 0) return [];
-    await this.db
-      .updateTable("sessions")
-      .set({ revoked_at: now, revoked_reason: reason })
-      .where(
-        "id",
-        "in",
-        live.map((s) => s.id),
-      )
-      .where("revoked_at", "is", null)
-      .execute();
-    return live.map((s) => s.id);
+  revokeUserSessions(appId: string, userId: string, reason: string, now: number): Promise<string[]> {
+    return this.#revokeWhere(appId, "user_id", userId, reason, now);
   }
 
   /** Revokes every live session of one device key; returns their IDs. */
-  async revokeDeviceSessions(appId: string, jkt: string, reason: string, now: number): Promise<string[]> {
+  revokeDeviceSessions(appId: string, jkt: string, reason: string, now: number): Promise<string[]> {
+    return this.#revokeWhere(appId, "jkt", jkt, reason, now);
+  }
+
+  async #revokeWhere(
+    appId: string,
+    column: "user_id" | "jkt",
+    value: string,
+    reason: string,
+    now: number,
+  ): Promise<string[]> {
     const live = await this.db
       .selectFrom("sessions")
       .select("id")
       .where("app_id", "=", appId)
-      .where("jkt", "=", jkt)
+      .where(column, "=", value)
       .where("revoked_at", "is", null)
       .execute();
     for (const s of live) await this.revokeSession(s.id, reason, now);
