@@ -33,6 +33,11 @@ export class Revocations {
     }
     const app = await this.apps.resolve(appRef);
     const now = this.now();
+    if (kind === "session") {
+      const session = await this.store.sessions.findSession(value);
+      if (!session || session.appId !== app.id)
+        throw new MeshauthError("not_found", `app ${app.name} has no session ${JSON.stringify(value)}`);
+    }
     await this.store.transaction(async (tx) => {
       await tx.revocations.add(app.id, kind, value, now);
       if (kind === "user") await tx.sessions.revokeUserSessions(app.id, value, "revoked", now);

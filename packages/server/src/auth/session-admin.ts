@@ -57,11 +57,16 @@ export class SessionAdmin {
   async setDisabled(appRef: string, userId: string, disabled: boolean): Promise<UserRecord> {
     const user = await this.#user(appRef, userId);
     const now = this.now();
-    await this.store.sessions.setUserDisabled(user.appId, user.userId, disabled ? now : null);
-    if (disabled) await this.store.sessions.revokeUserSessions(user.appId, user.userId, "user_disabled", now);
-    // Offline peers learn of it from the revocation list.
-    if (disabled) await this.store.revocations.add(user.appId, "user", user.userId, now);
-    else await this.store.revocations.remove(user.appId, "user", user.userId, now);
+    // One transaction, so a disabled user is never left unknown to offline peers.
+    await this.store.transaction(async (tx) => {
+      await tx.sessions.setUserDisabled(user.appId, user.userId, disabled ? now : null);
+      if (disabled) {
+        await tx.sessions.revokeUserSessions(user.appId, user.userId, "user_disabled", now);
+        await tx.revocations.add(user.appId, "user", user.userId, now);
+      } else {
+        await tx.revocations.remove(user.appId, "user", user.userId, now);
+      }
+    });
     return (await this.store.sessions.findUser(user.appId, user.userId)) as UserRecord;
   }
 
