@@ -19,17 +19,6 @@ const TTL = {
   session: [300, 366 * 86_400],
 } as const;
 
-const CREATE_KEYS = [
-  "name",
-  "providers",
-  "accessTokenTtl",
-  "sessionAbsoluteTtl",
-  "sessionIdleTtl",
-  "corsOrigins",
-  "email",
-  "defaultPermissions",
-  "playground",
-];
 const UPDATE_KEYS = [
   "name",
   "providers",
@@ -40,6 +29,8 @@ const UPDATE_KEYS = [
   "email",
   "defaultPermissions",
 ];
+// `playground: false` only makes sense at creation: later, rotate or remove the provider.
+const CREATE_KEYS = [...UPDATE_KEYS, "playground"];
 
 export interface CreatedApp {
   app: AppDetails;

@@ -1,6 +1,6 @@
 import type { Permissions } from "@meshauth/core";
 import type { Kysely } from "kysely";
-import type { Database, SessionsTable } from "./schema.js";
+import type { Database, SessionsTable, UsersTable } from "./schema.js";
 
 export interface UserRecord {
   appId: string;
@@ -50,6 +50,18 @@ function toSession(r: SessionsTable): SessionRecord {
 
 const nullableNumber = (v: number | null): number | null => (v === null ? null : Number(v));
 
+function toUser(r: UsersTable): UserRecord {
+  return {
+    appId: r.app_id,
+    userId: r.user_id,
+    email: r.email,
+    name: r.name,
+    disabledAt: nullableNumber(r.disabled_at),
+    createdAt: Number(r.created_at),
+    lastLoginAt: Number(r.last_login_at),
+  };
+}
+
 /** Users, sessions and their rotating refresh tokens. */
 export class SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -90,17 +102,7 @@ export class SessionStore {
       .where("app_id", "=", appId)
       .where("user_id", "=", userId)
       .executeTakeFirst();
-    return (
-      r && {
-        appId: r.app_id,
-        userId: r.user_id,
-        email: r.email,
-        name: r.name,
-        disabledAt: nullableNumber(r.disabled_at),
-        createdAt: Number(r.created_at),
-        lastLoginAt: Number(r.last_login_at),
-      }
-    );
+    return r && toUser(r);
   }
 
   async listUsers(appId: string, limit = 1000): Promise<UserRecord[]> {
@@ -111,15 +113,7 @@ export class SessionStore {
       .orderBy("created_at")
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      appId: r.app_id,
-      userId: r.user_id,
-      email: r.email,
-      name: r.name,
-      disabledAt: nullableNumber(r.disabled_at),
-      createdAt: Number(r.created_at),
-      lastLoginAt: Number(r.last_login_at),
-    }));
+    return rows.map(toUser);
   }
 
   async setUserDisabled(appId: string, userId: string, disabledAt: number | null): Promise<boolean> {
