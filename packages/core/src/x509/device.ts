@@ -1,5 +1,5 @@
 import type { Identity } from "../identity.js";
-import { buildCertificate } from "./builder.js";
+import { buildCertificate, type RawExtension } from "./builder.js";
 import { normalizeSerial, randomSerialNumber, toBytes } from "./bytes.js";
 import type { CertificateAuthority } from "./ca.js";
 import { verifyCertificateSigningRequest } from "./csr.js";
@@ -112,24 +112,16 @@ export async function issueDeviceCertificate(
     notAfter,
     publicKey,
     signingKey: ca.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([
-        x509.ExtendedKeyUsage.serverAuth,
-        x509.ExtendedKeyUsage.clientAuth,
-      ]),
-      new x509.SubjectKeyIdentifierExtension(await keyIdentifier(publicKey)),
-      new x509.AuthorityKeyIdentifierExtension(ca.keyId),
-      new x509.SubjectAlternativeNameExtension([
-        { type: "url", value: deviceUri(identity.appId, identity.userId, identity.peerKey) },
-      ]),
+    extensions: await deviceExtensions(
+      publicKey,
+      ca.keyId,
+      deviceUri(identity.appId, identity.userId, identity.peerKey),
       encodeIdentityExtension(
         options.sessionId === undefined
           ? { identity: embedded }
           : { identity: embedded, sessionId: options.sessionId },
       ),
-    ],
+    ),
   });
   const jwk = await publicKeyJwk(publicKey);
   return {
@@ -146,6 +138,28 @@ export async function issueDeviceCertificate(
 }
 
 /** Validity window: whole seconds, ending no later than `exp` or the issuer's own end. */
+/**
+ * The device certificate profile, one for CA-issued and shared-key certificates: an
+ * end entity that may act as TLS client and server, named by its SAN URI, carrying
+ * the identity extension.
+ */
+export async function deviceExtensions(
+  publicKey: CryptoKey,
+  authorityKeyId: string,
+  uri: string,
+  identityExtension: RawExtension,
+): Promise<Array<x509.Extension | RawExtension>> {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+    new x509.SubjectKeyIdentifierExtension(await keyIdentifier(publicKey)),
+    new x509.AuthorityKeyIdentifierExtension(authorityKeyId),
+    new x509.SubjectAlternativeNameExtension([{ type: "url", value: uri }]),
+    identityExtension,
+  ];
+}
+
 export function validity(
   now: Date,
   exp: number,

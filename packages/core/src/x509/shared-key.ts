@@ -4,7 +4,12 @@
 import { FULL_ACCESS, type Identity } from "../identity.js";
 import { buildCertificate } from "./builder.js";
 import { fromBase64, normalizeSerial, randomSerialNumber, toBase64, toBytes } from "./bytes.js";
-import { type IssuedDeviceCertificate, NOT_BEFORE_BACKDATE_MS, validity } from "./device.js";
+import {
+  deviceExtensions,
+  type IssuedDeviceCertificate,
+  NOT_BEFORE_BACKDATE_MS,
+  validity,
+} from "./device.js";
 import { CertificateError } from "./errors.js";
 import { encodeIdentityExtension } from "./identity-extension.js";
 import {
@@ -168,20 +173,12 @@ export async function issueSharedKeyCertificate(
     notAfter: window.notAfter,
     publicKey,
     signingKey: sharedKey.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([
-        x509.ExtendedKeyUsage.serverAuth,
-        x509.ExtendedKeyUsage.clientAuth,
-      ]),
-      new x509.SubjectKeyIdentifierExtension(await keyIdentifier(publicKey)),
-      new x509.AuthorityKeyIdentifierExtension(sharedKey.keyId),
-      new x509.SubjectAlternativeNameExtension([
-        { type: "url", value: deviceUri(appId, identity.userId, peerKey) },
-      ]),
+    extensions: await deviceExtensions(
+      publicKey,
+      sharedKey.keyId,
+      deviceUri(appId, identity.userId, peerKey),
       encodeIdentityExtension({ identity }),
-    ],
+    ),
   });
   const jwk = await publicKeyJwk(publicKey);
   return {
