@@ -5,6 +5,8 @@ export interface StoredSession {
   version: 1;
   accessToken: string;
   accessTokenExpiresAt: number;
+  /** When the access token was received (local clock), for scheduling its refresh. */
+  issuedAt?: number;
   refreshToken: string;
   refreshTokenExpiresAt: number | undefined;
   identity: Identity;

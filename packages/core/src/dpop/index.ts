@@ -8,7 +8,7 @@ export {
 export { accessTokenHash } from "./ath.js";
 export { DpopError, type DpopErrorCode, type DpopFailure } from "./errors.js";
 export { normalizeHtu } from "./htu.js";
-export { type GenerateDpopKeyPairOptions, generateDpopKeyPair } from "./keys.js";
+export { type GenerateDpopKeyPairOptions, generateDpopKeyPair, toPublicJwk } from "./keys.js";
 export { createNonceService, type NonceService, type NonceServiceOptions } from "./nonce.js";
 export { type CreateDpopProofOptions, createDpopProof } from "./proof.js";
 export { MemoryReplayCache, type MemoryReplayCacheOptions, type ReplayCache } from "./replay.js";

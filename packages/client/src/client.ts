@@ -1,0 +1,544 @@
+import { jwkThumbprint, toPublicJwk } from "@meshauth/core";
+import { abortError, isAbortError, MeshauthClientError } from "./errors.js";
+import { HubApi, TOKEN_EXCHANGE_GRANT } from "./hub-api.js";
+import { alertFor, unsyncedChanges } from "./interaction/alerts.js";
+import { type AskRequest, Interactions } from "./interaction/ask.js";
+import { emailLogin } from "./interaction/email-login.js";
+import type { UserInteraction } from "./interaction/types.js";
+import { Emitter, State } from "./observable.js";
+import { ANONYMOUS, type CurrentUser, type SessionStatus, type StoredSession, userOf } from "./session.js";
+import type { ClientStore } from "./stores/types.js";
+import { backoff, refreshAt, runAt, type Timer } from "./timers.js";
+import { Clock, DpopTransport } from "./transport.js";
+import type {
+  ClientEvents,
+  ClientOptions,
+  LoginHints,
+  LoginMethod,
+  LogoutOptions,
+  LogoutResult,
+  MeshauthClient,
+} from "./types.js";
+
+/** Codes after which a session cannot continue: the person must log in again. */
+const SESSION_OVER = new Set(["invalid_grant", "session_revoked", "user_disabled", "invalid_client"]);
+/** Codes that mean "try again later" rather than "stop". */
+const TRANSIENT = new Set(["network_error", "unavailable", "rate_limited", "internal_error", "provider_unavailable"]);
+const REFRESH_LOCK = "refresh";
+const KEY_LOCK = "device-key";
+
+export class Client implements MeshauthClient {
+  readonly hub: string;
+  readonly appId: string;
+  readonly store: ClientStore;
+  readonly #currentUser = new State<CurrentUser>(ANONYMOUS);
+  readonly #interactions: Interactions;
+  readonly #events = new Emitter<ClientEvents>();
+  readonly #clock = new Clock();
+  readonly #transport: DpopTransport;
+  readonly #api: HubApi;
+  readonly #options: ClientOptions;
+  readonly #ready: Promise<CurrentUser>;
+
+  #session: StoredSession | undefined;
+  #keys: Promise<CryptoKeyPair> | undefined;
+  #refreshing: Promise<StoredSession | undefined> | undefined;
+  #login: Promise<CurrentUser> | undefined;
+  #refreshTimer: Timer | undefined;
+  #expiringTimer: Timer | undefined;
+  #retryAttempt = 0;
+  #closed = false;
+  readonly #cleanups: (() => void)[] = [];
+
+  constructor(options: ClientOptions, store: ClientStore) {
+    this.#options = options;
+    this.store = store;
+    this.appId = options.appId;
+    this.#transport = new DpopTransport(
+      { keys: () => this.deviceKey(), clock: this.#clock },
+      options.fetch ?? globalThis.fetch.bind(globalThis),
+    );
+    this.#api = new HubApi(options.hub, options.appId, this.#transport, this.#clock);
+    this.hub = this.#api.base.href.replace(/\/$/, "");
+    this.#interactions = new Interactions(!options.customLoginGui);
+
+    const unwatch = store.watch?.(() => void this.#adoptStored());
+    if (unwatch) this.#cleanups.push(unwatch);
+    if (typeof globalThis.addEventListener === "function" && typeof window !== "undefined") {
+      const online = () => void this.#onOnline();
+      globalThis.addEventListener("online", online);
+      this.#cleanups.push(() => globalThis.removeEventListener("online", online));
+    }
+    this.#ready = this.#start();
+    // A rejected ready() is for callers who ask; do not report it as unhandled.
+    this.#ready.catch(() => {});
+  }
+
+  get currentUser() {
+    return this.#currentUser;
+  }
+
+  get userInteraction() {
+    return this.#interactions.current as State<UserInteraction | undefined>;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  ready(): Promise<CurrentUser> {
+    return this.#ready;
+  }
+
+  async #start(): Promise<CurrentUser> {
+    void this.#retryPendingRevocations();
+    const stored = await this.store.loadSession();
+    if (stored) await this.#adopt(stored);
+    return this.#currentUser.value;
+  }
+
+  // ---- keys ---------------------------------------------------------------------
+
+  deviceKey(): Promise<CryptoKeyPair> {
+    this.#keys ??= this.store
+      .exclusive(KEY_LOCK, async () => {
+        let keys: CryptoKeyPair | undefined;
+        try {
+          keys = await this.store.loadKey();
+        } catch (e) {
+          // An unreadable key cannot sign for its session anyway; a new key and a new
+          // login repair it (the store keeps the unreadable copy).
+          if (!(e instanceof MeshauthClientError && e.code === "store_corrupted")) throw e;
+        }
+        return keys ?? (await this.store.createKey());
+      })
+      .catch((e: unknown) => {
+        this.#keys = undefined;
+        throw e;
+      });
+    return this.#keys;
+  }
+
+  async deviceKeyThumbprint(): Promise<string> {
+    return jwkThumbprint((await this.deviceKey()).publicKey);
+  }
+
+  createProof(method: string, url: string | URL, options: { nonce?: string; accessToken?: string } = {}) {
+    return this.#transport.proof(method, url, options);
+  }
+
+  // ---- session state ------------------------------------------------------------
+
+  /** Makes `session` the current one (or none), with its timers. */
+  async #adopt(session: StoredSession | undefined, status: SessionStatus = "active"): Promise<void> {
+    if (session && session.identity.peerKey !== (await this.deviceKeyThumbprint())) {
+      // Bound to another key (the key was reset or replaced): unusable here.
+      session = undefined;
+    }
+    this.#session = session;
+    this.#refreshTimer?.cancel();
+    this.#expiringTimer?.cancel();
+    this.#refreshTimer = this.#expiringTimer = undefined;
+    if (!session) {
+      this.#currentUser.set(ANONYMOUS);
+      return;
+    }
+    this.#currentUser.set(userOf(session, status));
+    if (this.#closed) return;
+    const end = this.#currentUser.value.sessionExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+    const at = refreshAt(session.issuedAt ?? session.accessTokenExpiresAt - 60_000, session.accessTokenExpiresAt);
+    if (at < end) this.#refreshTimer = runAt(at, () => void this.#backgroundRefresh());
+    if (Number.isFinite(end)) {
+      const soon = (this.#options.expiringSoonSeconds ?? 300) * 1000;
+      this.#expiringTimer = runAt(end - soon, () => {
+        const remaining = Math.max(0, Math.round((end - Date.now()) / 1000));
+        if (this.#session === session) this.#events.emit("authenticationExpiringSoon", remaining);
+      });
+    }
+  }
+
+  /** Another tab or process changed the stored session: follow it without a request. */
+  async #adoptStored(): Promise<void> {
+    try {
+      const stored = await this.store.loadSession();
+      if (stored?.refreshToken !== this.#session?.refreshToken) await this.#adopt(stored);
+    } catch {
+      // A corrupted store shows up on the next call that needs it.
+    }
+  }
+
+  #setStatus(status: SessionStatus): void {
+    if (this.#session) this.#currentUser.set(userOf(this.#session, status));
+  }
+
+  /** The session has ended on the hub: forget it and tell the app. */
+  async #ended(error: MeshauthClientError, refreshToken: string): Promise<void> {
+    await this.store.exclusive(REFRESH_LOCK, async () => {
+      const stored = await this.store.loadSession().catch(() => undefined);
+      if (stored?.refreshToken === refreshToken || stored === undefined) await this.store.deleteSession();
+    });
+    await this.#adopt(undefined);
+    this.#events.emit("authenticationRequired", error);
+  }
+
+  async #save(session: StoredSession): Promise<void> {
+    await this.store.exclusive(REFRESH_LOCK, () => this.store.saveSession(session));
+    await this.#adopt(session);
+  }
+
+  // ---- refresh ------------------------------------------------------------------
+
+  refresh(): Promise<CurrentUser> {
+    return this.#refresh(true).then(() => this.#currentUser.value);
+  }
+
+  /**
+   * One refresh at a time: in this tab by sharing the promise, across tabs and
+   * processes by the store's lock. Whoever gets the lock second finds the session
+   * already rotated and adopts it instead of spending the old refresh token again
+   * (which the hub would treat as theft and end the session).
+   */
+  #refresh(force: boolean): Promise<StoredSession | undefined> {
+    this.#refreshing ??= (async () => {
+      await this.#ready.catch(() => {});
+      const known = this.#session?.refreshToken;
+      let used: string | undefined;
+      try {
+        const next = await this.store.exclusive(REFRESH_LOCK, async () => {
+          const stored = await this.store.loadSession();
+          if (!stored) return undefined;
+          const fresh = stored.accessTokenExpiresAt - Date.now() > 10_000;
+          // Rotated by another tab or process while we waited: that refresh is ours too.
+          if (fresh && (stored.refreshToken !== known || !force)) return stored;
+          used = stored.refreshToken;
+          this.#setStatus("refreshing");
+          const session = await this.#api.token(
+            { grant_type: "refresh_token", refresh_token: stored.refreshToken, client_id: this.appId },
+            await this.deviceKeyThumbprint(),
+          );
+          await this.store.saveSession(session);
+          return session;
+        });
+        this.#retryAttempt = 0;
+        await this.#adopt(next);
+        return next;
+      } catch (e) {
+        const error = toClientError(e);
+        if (used !== undefined && SESSION_OVER.has(error.code)) {
+          await this.#ended(error, used);
+        } else if (TRANSIENT.has(error.code)) {
+          this.#setStatus("offline");
+          this.#scheduleRetry();
+        } else {
+          this.#setStatus("active");
+        }
+        throw error;
+      }
+    })().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #backgroundRefresh(): Promise<void> {
+    try {
+      await this.#refresh(false);
+    } catch (e) {
+      this.#events.emit("error", toClientError(e));
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || !this.#session) return;
+    this.#refreshTimer?.cancel();
+    const delay = backoff(this.#retryAttempt++);
+    this.#refreshTimer = runAt(Date.now() + delay, () => void this.#backgroundRefresh());
+  }
+
+  async #onOnline(): Promise<void> {
+    void this.#retryPendingRevocations();
+    if (this.#currentUser.value.status === "offline") {
+      this.#retryAttempt = 0;
+      await this.#backgroundRefresh();
+    }
+  }
+
+  async getAccessToken(): Promise<string> {
+    await this.#ready.catch(() => {});
+    if (!this.#session) throw new MeshauthClientError("not_logged_in", "log in first");
+    if (this.#session.accessTokenExpiresAt - Date.now() < 10_000) await this.#refresh(false);
+    if (!this.#session) throw new MeshauthClientError("not_logged_in", "the session has ended; log in again");
+    return this.#session.accessToken;
+  }
+
+  async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const request = new Request(input, init);
+    const send = async () => this.#transport.send(request, await this.getAccessToken());
+    const response = await send();
+    // An access token the server calls invalid may just be expired by its clock: refresh once.
+    if (response.status === 401 && /error="invalid_token"/.test(response.headers.get("WWW-Authenticate") ?? "")) {
+      await this.#refresh(true);
+      return send();
+    }
+    return response;
+  }
+
+  // ---- login --------------------------------------------------------------------
+
+  login(hints?: LoginHints): Promise<CurrentUser>;
+  login(token: string, provider: string, options?: { signal?: AbortSignal }): Promise<CurrentUser>;
+  login(
+    first?: LoginHints | string,
+    provider?: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<CurrentUser> {
+    if (typeof first === "string") {
+      if (typeof provider !== "string" || provider === "") {
+        return Promise.reject(
+          new TypeError('login(token, provider): provider must be "playground", "webhook:<name>" or "oidc:<name>"'),
+        );
+      }
+      return this.#exchange(first, provider, options.signal);
+    }
+    // One interactive login at a time; a second call joins the first.
+    this.#login ??= this.#interactiveLogin(first ?? {}).finally(() => {
+      this.#login = undefined;
+    });
+    return this.#login;
+  }
+
+  async #exchange(token: string, provider: string, signal?: AbortSignal): Promise<CurrentUser> {
+    await this.#ready.catch(() => {});
+    const session = await this.#api.token(
+      {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        client_id: this.appId,
+        subject_token: token,
+        subject_token_type: provider.startsWith("oidc:")
+          ? "urn:ietf:params:oauth:token-type:id_token"
+          : "urn:ietf:params:oauth:token-type:access_token",
+        provider,
+      },
+      await this.deviceKeyThumbprint(),
+      signal,
+    );
+    await this.#replaceSession(session);
+    return this.#currentUser.value;
+  }
+
+  #methods(): LoginMethod[] {
+    const methods = [...(this.#options.loginMethods ?? [])];
+    if (this.#options.fetchTokens) {
+      methods.push({ type: "backend", id: "backend", displayName: "Log in", fetchTokens: this.#options.fetchTokens });
+    }
+    return methods.length > 0 ? methods : [{ type: "email" }];
+  }
+
+  async #interactiveLogin(hints: LoginHints): Promise<CurrentUser> {
+    await this.#ready.catch(() => {});
+    const controller = new AbortController();
+    const signal = hints.signal ? anySignal([hints.signal, controller.signal]) : controller.signal;
+    const ask = (request: AskRequest) => this.#interactions.ask(request, signal);
+    try {
+      const methods = this.#methods();
+      const method = await this.#pickMethod(methods, hints.method, ask);
+      let session: StoredSession;
+      try {
+        session = await this.#runMethod(method, hints, ask, signal);
+      } catch (e) {
+        if (isAbortError(e)) throw e;
+        const error = toClientError(e);
+        // The person sees why, then login() rejects with the same typed error.
+        await ask({ type: "message-alert", title: "Could not log in", alerts: [alertFor(error)], submitLabel: "OK" })
+          .catch(() => {});
+        throw error;
+      }
+      await this.#replaceSession(session);
+      return this.#currentUser.value;
+    } finally {
+      controller.abort();
+      this.#interactions.clear();
+    }
+  }
+
+  async #pickMethod(
+    methods: LoginMethod[],
+    hint: string | undefined,
+    ask: (r: AskRequest) => Promise<Record<string, string>>,
+  ): Promise<LoginMethod> {
+    const idOf = (m: LoginMethod) => (m.type === "email" ? "email" : m.type === "backend" ? m.id : m.provider);
+    const hinted = hint === undefined ? undefined : methods.find((m) => idOf(m) === hint);
+    if (hint !== undefined && !hinted) {
+      throw new MeshauthClientError("invalid_request", `login method "${hint}" is not among this client's loginMethods`);
+    }
+    if (hinted) return hinted;
+    if (methods.length === 1) return methods[0]!;
+    for (;;) {
+      const values = await ask({
+        type: "provider",
+        title: "Log in",
+        options: methods.map((m) => ({
+          value: idOf(m),
+          displayName: m.type === "email" ? (m.displayName ?? "Email me a code") : m.displayName,
+          ...(m.type !== "email" && m.iconUrl ? { iconUrl: m.iconUrl } : {}),
+        })),
+        submitLabel: "Continue",
+        cancelLabel: "Cancel",
+      });
+      const chosen = methods.find((m) => idOf(m) === values["method"]);
+      if (chosen) return chosen;
+    }
+  }
+
+  async #runMethod(
+    method: LoginMethod,
+    hints: LoginHints,
+    ask: (r: AskRequest) => Promise<Record<string, string>>,
+    signal: AbortSignal,
+  ): Promise<StoredSession> {
+    const jkt = await this.deviceKeyThumbprint();
+    switch (method.type) {
+      case "email":
+        return emailLogin({ api: this.#api, appId: this.appId, jkt, ask, signal, ...(hints.email ? { email: hints.email } : {}) });
+      case "backend": {
+        const publicJwk = await toPublicJwk((await this.deviceKey()).publicKey);
+        const res = await method.fetchTokens({
+          jkt,
+          publicJwk,
+          hub: this.hub,
+          appId: this.appId,
+          signal,
+          prompt: (request) =>
+            ask({
+              type: "generic",
+              title: request.title,
+              fields: request.fields,
+              alerts: request.alerts ?? [],
+              submitLabel: request.submitLabel ?? "Continue",
+              ...(request.cancelLabel !== undefined ? { cancelLabel: request.cancelLabel } : { cancelLabel: "Cancel" }),
+            }),
+        });
+        return this.#api.toSession(res, jkt);
+      }
+      case "provider": {
+        const token = await method.getToken({ signal });
+        await this.#exchange(token, method.provider, signal);
+        return this.#session!;
+      }
+    }
+  }
+
+  /** Stores a new session; the one it replaces (if any) is revoked on the hub. */
+  async #replaceSession(session: StoredSession): Promise<void> {
+    const previous = this.#session;
+    await this.#save(session);
+    if (previous && previous.refreshToken !== session.refreshToken) {
+      void this.#revokeOrQueue(previous.refreshToken);
+    }
+  }
+
+  // ---- logout -------------------------------------------------------------------
+
+  async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
+    await this.#ready.catch(() => {});
+    if (!options.force && this.#options.unsyncedChanges) {
+      const count = await this.#options.unsyncedChanges();
+      if (count > 0) {
+        try {
+          await this.#interactions.ask({
+            type: "logout-confirmation",
+            title: "Log out?",
+            unsyncedChanges: count,
+            alerts: [unsyncedChanges(count)],
+            submitLabel: "Log out anyway",
+            cancelLabel: "Stay logged in",
+          });
+        } finally {
+          this.#interactions.clear();
+        }
+      }
+    }
+    let refreshToken: string | undefined;
+    await this.store.exclusive(REFRESH_LOCK, async () => {
+      refreshToken = (await this.store.loadSession().catch(() => undefined))?.refreshToken;
+      await this.store.deleteSession();
+    });
+    refreshToken ??= this.#session?.refreshToken;
+    await this.#adopt(undefined);
+    const result = refreshToken
+      ? await this.#revokeOrQueue(refreshToken)
+      : { revokedOnHub: false, pending: false };
+    if (options.clearLocalData) {
+      await this.#options.clearLocalData?.();
+      await this.store.deleteCertificate();
+      await this.store.exclusive(KEY_LOCK, () => this.store.deleteKey());
+      this.#keys = undefined;
+    }
+    return result;
+  }
+
+  async #revokeOrQueue(refreshToken: string): Promise<LogoutResult> {
+    try {
+      await this.#api.revoke(refreshToken);
+      return { revokedOnHub: true, pending: false };
+    } catch (e) {
+      const error = toClientError(e);
+      if (!TRANSIENT.has(error.code)) {
+        this.#events.emit("error", error);
+        return { revokedOnHub: false, pending: false };
+      }
+      await this.store.exclusive("pending-revocations", async () => {
+        const pending: string[] = await this.store.loadPendingRevocations().catch(() => []);
+        if (!pending.includes(refreshToken)) pending.push(refreshToken);
+        await this.store.savePendingRevocations(pending.slice(-20));
+      });
+      return { revokedOnHub: false, pending: true };
+    }
+  }
+
+  async #retryPendingRevocations(): Promise<void> {
+    try {
+      await this.store.exclusive("pending-revocations", async () => {
+        const pending = await this.store.loadPendingRevocations();
+        if (pending.length === 0) return;
+        const left: string[] = [];
+        for (const token of pending) {
+          try {
+            await this.#api.revoke(token);
+          } catch (e) {
+            if (TRANSIENT.has(toClientError(e).code)) left.push(token);
+          }
+        }
+        await this.store.savePendingRevocations(left);
+      });
+    } catch {
+      // Still offline, or the store is unreadable: try again at the next start or `online`.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#refreshTimer?.cancel();
+    this.#expiringTimer?.cancel();
+    this.#interactions.clear();
+    for (const cleanup of this.#cleanups.splice(0)) cleanup();
+    await this.store.close?.();
+  }
+}
+
+export function toClientError(e: unknown): MeshauthClientError {
+  if (e instanceof MeshauthClientError) return e;
+  if (isAbortError(e)) return abortError((e as Error).message);
+  return new MeshauthClientError("internal_error", e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/** AbortSignal.any for runtimes that lack it. */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) controller.abort(s.reason);
+    else s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}

@@ -1,0 +1,26 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Client } from "./client.js";
+import { checkOptions } from "./create-client.js";
+import { fileStore } from "./stores/file.js";
+import type { ClientOptions, MeshauthClient } from "./types.js";
+
+export * from "./index.js";
+export { fileStore } from "./stores/file.js";
+
+export interface NodeClientOptions extends ClientOptions {
+  /**
+   * The directory for this app's device key (PKCS#8, mode 0600), session and
+   * certificate. Default: ~/.config/meshauth/<hub host>/<appId>.
+   */
+  dir?: string;
+}
+
+/** `createClient` for Node: the same client, with keys and tokens in a directory. */
+export function createClient(options: NodeClientOptions): MeshauthClient {
+  checkOptions(options);
+  const dir =
+    options.dir ??
+    join(homedir(), ".config", "meshauth", new URL(options.hub).host.replace(/[^\w.-]/g, "_"), options.appId);
+  return new Client(options, options.store ?? fileStore(dir));
+}
