@@ -59,7 +59,8 @@ export function deviceCertificates(
 
   async function toCertificate(stored: StoredCertificate): Promise<DeviceCertificate & { issuedAt: number }> {
     const d = await inspectCertificate(stored.certificate);
-    if (!d.identity) throw new MeshauthClientError("invalid_response", "the certificate carries no meshauth identity");
+    if (!d.identity)
+      throw new MeshauthClientError("invalid_response", "the certificate carries no meshauth identity");
     const pem = await client.store.exportPrivateKeyPem?.();
     return {
       certificate: stored.certificate,
@@ -107,7 +108,10 @@ export function deviceCertificates(
       if (!response.ok) throw await errorFrom(response);
       const body = (await response.json()) as Record<string, unknown>;
       if (typeof body["certificate"] !== "string" || typeof body["expires_at"] !== "number") {
-        throw new MeshauthClientError("invalid_response", "the hub's certificate answer lacks certificate/expires_at");
+        throw new MeshauthClientError(
+          "invalid_response",
+          "the hub's certificate answer lacks certificate/expires_at",
+        );
       }
       const stored: StoredCertificate = {
         certificate: body["certificate"],
@@ -136,7 +140,10 @@ export function deviceCertificates(
   const subscription = client.currentUser.subscribe((user) => {
     const c = current.value;
     if (stopped || options.autoRenew === false || !c || !user.isLoggedIn) return;
-    if (c.identity.userId !== user.userId || JSON.stringify(c.identity.permissions) !== JSON.stringify(user.permissions)) {
+    if (
+      c.identity.userId !== user.userId ||
+      JSON.stringify(c.identity.permissions) !== JSON.stringify(user.permissions)
+    ) {
       void renew().catch(() => {});
     }
   });

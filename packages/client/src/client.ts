@@ -23,7 +23,13 @@ import type {
 /** Codes after which a session cannot continue: the person must log in again. */
 const SESSION_OVER = new Set(["invalid_grant", "session_revoked", "user_disabled", "invalid_client"]);
 /** Codes that mean "try again later" rather than "stop". */
-const TRANSIENT = new Set(["network_error", "unavailable", "rate_limited", "internal_error", "provider_unavailable"]);
+const TRANSIENT = new Set([
+  "network_error",
+  "unavailable",
+  "rate_limited",
+  "internal_error",
+  "provider_unavailable",
+]);
 const REFRESH_LOCK = "refresh";
 const KEY_LOCK = "device-key";
 
@@ -146,7 +152,10 @@ export class Client implements MeshauthClient {
     this.#currentUser.set(userOf(session, status));
     if (this.#closed) return;
     const end = this.#currentUser.value.sessionExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
-    const at = refreshAt(session.issuedAt ?? session.accessTokenExpiresAt - 60_000, session.accessTokenExpiresAt);
+    const at = refreshAt(
+      session.issuedAt ?? session.accessTokenExpiresAt - 60_000,
+      session.accessTokenExpiresAt,
+    );
     if (at < end) this.#refreshTimer = runAt(at, () => void this.#backgroundRefresh());
     if (Number.isFinite(end)) {
       const soon = (this.#options.expiringSoonSeconds ?? 300) * 1000;
@@ -276,7 +285,10 @@ export class Client implements MeshauthClient {
     const send = async () => this.#transport.send(request, await this.getAccessToken());
     const response = await send();
     // An access token the server calls invalid may just be expired by its clock: refresh once.
-    if (response.status === 401 && /error="invalid_token"/.test(response.headers.get("WWW-Authenticate") ?? "")) {
+    if (
+      response.status === 401 &&
+      /error="invalid_token"/.test(response.headers.get("WWW-Authenticate") ?? "")
+    ) {
       await this.#refresh(true);
       return send();
     }
@@ -295,7 +307,9 @@ export class Client implements MeshauthClient {
     if (typeof first === "string") {
       if (typeof provider !== "string" || provider === "") {
         return Promise.reject(
-          new TypeError('login(token, provider): provider must be "playground", "webhook:<name>" or "oidc:<name>"'),
+          new TypeError(
+            'login(token, provider): provider must be "playground", "webhook:<name>" or "oidc:<name>"',
+          ),
         );
       }
       return this.#exchange(first, provider, options.signal);
@@ -329,7 +343,12 @@ export class Client implements MeshauthClient {
   #methods(): LoginMethod[] {
     const methods = [...(this.#options.loginMethods ?? [])];
     if (this.#options.fetchTokens) {
-      methods.push({ type: "backend", id: "backend", displayName: "Log in", fetchTokens: this.#options.fetchTokens });
+      methods.push({
+        type: "backend",
+        id: "backend",
+        displayName: "Log in",
+        fetchTokens: this.#options.fetchTokens,
+      });
     }
     return methods.length > 0 ? methods : [{ type: "email" }];
   }
@@ -349,8 +368,12 @@ export class Client implements MeshauthClient {
         if (isAbortError(e)) throw e;
         const error = toClientError(e);
         // The person sees why, then login() rejects with the same typed error.
-        await ask({ type: "message-alert", title: "Could not log in", alerts: [alertFor(error)], submitLabel: "OK" })
-          .catch(() => {});
+        await ask({
+          type: "message-alert",
+          title: "Could not log in",
+          alerts: [alertFor(error)],
+          submitLabel: "OK",
+        }).catch(() => {});
         throw error;
       }
       await this.#replaceSession(session);
@@ -366,10 +389,14 @@ export class Client implements MeshauthClient {
     hint: string | undefined,
     ask: (r: AskRequest) => Promise<Record<string, string>>,
   ): Promise<LoginMethod> {
-    const idOf = (m: LoginMethod) => (m.type === "email" ? "email" : m.type === "backend" ? m.id : m.provider);
+    const idOf = (m: LoginMethod) =>
+      m.type === "email" ? "email" : m.type === "backend" ? m.id : m.provider;
     const hinted = hint === undefined ? undefined : methods.find((m) => idOf(m) === hint);
     if (hint !== undefined && !hinted) {
-      throw new MeshauthClientError("invalid_request", `login method "${hint}" is not among this client's loginMethods`);
+      throw new MeshauthClientError(
+        "invalid_request",
+        `login method "${hint}" is not among this client's loginMethods`,
+      );
     }
     if (hinted) return hinted;
     if (methods.length === 1) return methods[0]!;
@@ -399,7 +426,14 @@ export class Client implements MeshauthClient {
     const jkt = await this.deviceKeyThumbprint();
     switch (method.type) {
       case "email":
-        return emailLogin({ api: this.#api, appId: this.appId, jkt, ask, signal, ...(hints.email ? { email: hints.email } : {}) });
+        return emailLogin({
+          api: this.#api,
+          appId: this.appId,
+          jkt,
+          ask,
+          signal,
+          ...(hints.email ? { email: hints.email } : {}),
+        });
       case "backend": {
         const publicJwk = await toPublicJwk((await this.deviceKey()).publicKey);
         const res = await method.fetchTokens({
@@ -415,7 +449,9 @@ export class Client implements MeshauthClient {
               fields: request.fields,
               alerts: request.alerts ?? [],
               submitLabel: request.submitLabel ?? "Continue",
-              ...(request.cancelLabel !== undefined ? { cancelLabel: request.cancelLabel } : { cancelLabel: "Cancel" }),
+              ...(request.cancelLabel !== undefined
+                ? { cancelLabel: request.cancelLabel }
+                : { cancelLabel: "Cancel" }),
             }),
         });
         return this.#api.toSession(res, jkt);

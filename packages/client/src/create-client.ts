@@ -14,12 +14,15 @@ export function createClient(options: ClientOptions): MeshauthClient {
 }
 
 export function checkOptions(options: ClientOptions): void {
-  if (typeof options !== "object" || options === null) throw new TypeError("createClient: pass an options object");
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("createClient: pass an options object");
   let hub: URL;
   try {
     hub = new URL(options.hub);
   } catch {
-    throw new TypeError(`createClient: hub must be the hub's URL, got ${JSON.stringify(String(options.hub))}`);
+    throw new TypeError(
+      `createClient: hub must be the hub's URL, got ${JSON.stringify(String(options.hub))}`,
+    );
   }
   if (hub.protocol !== "https:" && hub.protocol !== "http:") {
     throw new TypeError(`createClient: hub must be an http(s) URL, got ${hub.protocol}`);

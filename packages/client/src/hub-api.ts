@@ -91,7 +91,9 @@ export class HubApi {
       refreshToken: res.refresh_token,
       // The hub states absolute times on its clock; keep them on the local one.
       refreshTokenExpiresAt:
-        typeof res.refresh_token_expires_at === "number" ? res.refresh_token_expires_at * 1000 - skew : undefined,
+        typeof res.refresh_token_expires_at === "number"
+          ? res.refresh_token_expires_at * 1000 - skew
+          : undefined,
       identity,
       ...(res.client_info !== undefined ? { clientInfo: res.client_info } : {}),
     };

@@ -1,6 +1,5 @@
 export { createClient } from "./create-client.js";
-export { isAbortError, MeshauthClientError, type ClientErrorCode } from "./errors.js";
-export { resolveText } from "./interaction/types.js";
+export { type ClientErrorCode, isAbortError, MeshauthClientError } from "./errors.js";
 export type {
   Alert,
   EmailInteraction,
@@ -16,9 +15,10 @@ export type {
   UserInteraction,
   UserInteractionType,
 } from "./interaction/types.js";
+export { resolveText } from "./interaction/types.js";
 export type { ObservableValue, Observer, Subscription } from "./observable.js";
 export type { AnonymousUser, CurrentUser, LoggedInUser, SessionStatus, StoredSession } from "./session.js";
-export { indexedDbStore, type IndexedDbStoreOptions } from "./stores/indexeddb.js";
+export { type IndexedDbStoreOptions, indexedDbStore } from "./stores/indexeddb.js";
 export { memoryStore } from "./stores/memory.js";
 export type { ClientStore, StoredCertificate } from "./stores/types.js";
 export type {

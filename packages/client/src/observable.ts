@@ -65,8 +65,8 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
   readonly #listeners = new Map<keyof Events, Set<Events[keyof Events]>>();
 
   on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
+    const set = this.#listeners.get(event) ?? new Set();
+    this.#listeners.set(event, set);
     set.add(listener);
     return () => set.delete(listener);
   }

@@ -72,7 +72,10 @@ export const ANONYMOUS: AnonymousUser = Object.freeze({
 
 export function userOf(session: StoredSession, status: SessionStatus): LoggedInUser {
   const info = session.identity.userInfo ?? {};
-  const end = Math.min(session.refreshTokenExpiresAt ?? Number.POSITIVE_INFINITY, session.identity.exp * 1000);
+  const end = Math.min(
+    session.refreshTokenExpiresAt ?? Number.POSITIVE_INFINITY,
+    session.identity.exp * 1000,
+  );
   return {
     isLoggedIn: true,
     userId: session.identity.userId,

@@ -165,7 +165,11 @@ export async function jsonOrThrow(response: Response): Promise<Record<string, un
   } catch {
     // fall through
   }
-  throw new MeshauthClientError("invalid_response", `the hub's answer to ${response.url} is not a JSON object`, {
-    status: response.status,
-  });
+  throw new MeshauthClientError(
+    "invalid_response",
+    `the hub's answer to ${response.url} is not a JSON object`,
+    {
+      status: response.status,
+    },
+  );
 }

@@ -141,7 +141,11 @@ export interface MeshauthClient {
   /** `fetch` for the app's own API: adds `Authorization: DPoP` and a proof; retries once on a nonce challenge. */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Creates a DPoP proof with the device key (for transports other than fetch). */
-  createProof(method: string, url: string | URL, options?: { nonce?: string; accessToken?: string }): Promise<string>;
+  createProof(
+    method: string,
+    url: string | URL,
+    options?: { nonce?: string; accessToken?: string },
+  ): Promise<string>;
   /** RFC 7638 thumbprint of this device's key. */
   deviceKeyThumbprint(): Promise<string>;
   /** The device key pair (made on first use; the private key is non-extractable in browsers). */

@@ -35,7 +35,9 @@ export function alertFor(error: MeshauthClientError): Alert {
       return alert("error", "TOO_MANY_ATTEMPTS", "Too many wrong codes. Ask for a new one.");
     case "rate_limited": {
       const seconds = String(error.details["retry_after"] ?? 60);
-      return alert("error", "RATE_LIMITED", "Too many attempts. Try again in {seconds} seconds.", { seconds });
+      return alert("error", "RATE_LIMITED", "Too many attempts. Try again in {seconds} seconds.", {
+        seconds,
+      });
     }
     case "user_disabled":
       return alert("error", "USER_DISABLED", "This account has been disabled.");

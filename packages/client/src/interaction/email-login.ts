@@ -31,7 +31,14 @@ export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession>
         type: "email",
         title: "Log in",
         alerts,
-        fields: { email: { type: "email", label: "Email", placeholder: "you@example.com", ...(email ? { value: email } : {}) } },
+        fields: {
+          email: {
+            type: "email",
+            label: "Email",
+            placeholder: "you@example.com",
+            ...(email ? { value: email } : {}),
+          },
+        },
         submitLabel: "Send code",
         cancelLabel: "Cancel",
       });
@@ -62,7 +69,12 @@ export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession>
       });
       try {
         return await ctx.api.token(
-          { grant_type: OTP_GRANT, client_id: ctx.appId, otp_id: otpId, otp: (values["otp"] ?? "").replace(/\s+/g, "") },
+          {
+            grant_type: OTP_GRANT,
+            client_id: ctx.appId,
+            otp_id: otpId,
+            otp: (values["otp"] ?? "").replace(/\s+/g, ""),
+          },
           ctx.jkt,
           ctx.signal,
         );

@@ -52,7 +52,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions): ClientStore {
   const put = (name: string, value: unknown) => run("readwrite", (s) => s.put(value, key(name)));
   const del = (name: string) => run("readwrite", (s) => s.delete(key(name)));
 
-  const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(`meshauth:${scope}`) : undefined;
+  const channel =
+    typeof BroadcastChannel === "function" ? new BroadcastChannel(`meshauth:${scope}`) : undefined;
   const announce = () => channel?.postMessage("session");
   const fallbackLock = serialLock();
 
@@ -140,7 +141,11 @@ function isKeyPair(v: unknown): v is CryptoKeyPair {
 function isStoredCertificate(v: unknown): v is StoredCertificate {
   if (typeof v !== "object" || v === null) return false;
   const c = v as Record<string, unknown>;
-  return typeof c["certificate"] === "string" && Array.isArray(c["caCertificates"]) && typeof c["expiresAt"] === "number";
+  return (
+    typeof c["certificate"] === "string" &&
+    Array.isArray(c["caCertificates"]) &&
+    typeof c["expiresAt"] === "number"
+  );
 }
 
 function isStringArray(v: unknown): v is string[] {

@@ -13,7 +13,11 @@ export interface SdkTestHub {
   /** Reads the newest login code mailed to `email` (waits for it). */
   codeFor(email: string): Promise<string>;
   /** Calls the admin API; returns status and JSON. */
-  admin(method: string, path: string, payload?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  admin(
+    method: string,
+    path: string,
+    payload?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Whether the hub still considers a refresh token's session live (RFC 7662, with the app secret). */
   isActive(token: string): Promise<boolean>;
   close(): Promise<void>;
