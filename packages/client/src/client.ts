@@ -53,6 +53,7 @@ export class Client implements MeshauthClient {
   #refreshTimer: Timer | undefined;
   #expiringTimer: Timer | undefined;
   #retryAttempt = 0;
+  #expiringNotified: number | undefined;
   #closed = false;
   readonly #cleanups: (() => void)[] = [];
 
@@ -160,8 +161,10 @@ export class Client implements MeshauthClient {
     if (Number.isFinite(end)) {
       const soon = (this.#options.expiringSoonSeconds ?? 300) * 1000;
       this.#expiringTimer = runAt(end - soon, () => {
-        const remaining = Math.max(0, Math.round((end - Date.now()) / 1000));
-        if (this.#session === session) this.#events.emit("authenticationExpiringSoon", remaining);
+        // Once per session end: refreshes inside the window do not repeat it.
+        if (this.#session !== session || this.#expiringNotified === end) return;
+        this.#expiringNotified = end;
+        this.#events.emit("authenticationExpiringSoon", Math.max(0, Math.round((end - Date.now()) / 1000)));
       });
     }
   }

@@ -296,6 +296,9 @@ describe("sessions", () => {
     assert.equal(remaining.length, 1);
     const expected = Math.round((user.sessionExpiresAt!.getTime() - Date.now()) / 1000);
     assert.ok(Math.abs(remaining[0]! - expected) < 5, `${remaining[0]} vs ${expected}`);
+    await client.refresh();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(remaining.length, 1, "a refresh does not repeat it: the session end is the same");
   });
 
   test("a clock far off is corrected from the hub's clock_skew answer", async () => {
