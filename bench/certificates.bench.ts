@@ -26,50 +26,9 @@ import {
   verifyCertificateSigningRequest,
 } from "@meshauth/core";
 import { connectPeer, createPeerServer } from "@meshauth/peer";
+import { type Case, measure, print } from "./lib/rounds.js";
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const ROUND_MS = Number(process.env.ROUND_MS ?? 1500);
-const WARMUP_MS = 400;
 const APP = "bench-app";
-
-interface Case {
-  name: string;
-  op: () => Promise<void>;
-}
-
-async function timed(op: () => Promise<void>, ms: number): Promise<number> {
-  let n = 0;
-  const start = performance.now();
-  const end = start + ms;
-  while (performance.now() < end) {
-    await op();
-    n++;
-  }
-  return (n * 1000) / (performance.now() - start);
-}
-
-async function measure(cases: Case[]): Promise<Map<string, number>> {
-  for (const c of cases) await timed(c.op, WARMUP_MS);
-  const rounds = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const c of cases) rounds.get(c.name)?.push(await timed(c.op, ROUND_MS));
-  }
-  const medians = new Map<string, number>();
-  for (const [name, values] of rounds) {
-    const sorted = [...values].sort((a, b) => a - b);
-    medians.set(name, sorted[Math.floor(sorted.length / 2)] ?? 0);
-  }
-  return medians;
-}
-
-function print(title: string, rows: [string, number, string][]): void {
-  console.log(`\n${title}`);
-  const width = Math.max(...rows.map(([name]) => name.length));
-  console.log(`${"case".padEnd(width)}  ${"ops/s".padStart(9)}  ratio`);
-  for (const [name, ops, ratio] of rows) {
-    console.log(`${name.padEnd(width)}  ${ops.toFixed(0).padStart(9)}  ${ratio}`);
-  }
-}
 
 // --- issuing -------------------------------------------------------------------------
 
