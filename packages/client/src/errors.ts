@@ -11,6 +11,11 @@ export type ClientErrorCode =
   | "invalid_response"
   /** The key or session store holds data that cannot be read; see `details.path`. */
   | "store_corrupted"
+  /**
+   * A file store refused a key or session file that its group or other users may access,
+   * or that another user owns; the message names the file and the fix (`chmod 600 <path>`).
+   */
+  | "store_insecure"
   /** The call needs a logged-in session. */
   | "not_logged_in"
   /** Interactive login was asked for where no dialog can be shown. */
