@@ -1,5 +1,5 @@
 import { jwkThumbprint, toPublicJwk } from "@meshauth/core";
-import { abortError, isAbortError, MeshauthClientError } from "./errors.js";
+import { abortError, anySignal, isAbortError, MeshauthClientError } from "./errors.js";
 import { HubApi, TOKEN_EXCHANGE_GRANT } from "./hub-api.js";
 import { alertFor, unsyncedChanges } from "./interaction/alerts.js";
 import { type AskRequest, Interactions } from "./interaction/ask.js";
@@ -359,7 +359,7 @@ export class Client implements MeshauthClient {
   async #interactiveLogin(hints: LoginHints): Promise<CurrentUser> {
     await this.#ready.catch(() => {});
     const controller = new AbortController();
-    const signal = hints.signal ? anySignal([hints.signal, controller.signal]) : controller.signal;
+    const signal = hints.signal ? anySignal(hints.signal, controller.signal) : controller.signal;
     const ask = (request: AskRequest) => this.#interactions.ask(request, signal);
     try {
       const methods = this.#methods();
@@ -569,15 +569,4 @@ export function toClientError(e: unknown): MeshauthClientError {
   if (e instanceof MeshauthClientError) return e;
   if (isAbortError(e)) return abortError((e as Error).message);
   return new MeshauthClientError("internal_error", e instanceof Error ? e.message : String(e), { cause: e });
-}
-
-/** AbortSignal.any for runtimes that lack it. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) controller.abort(s.reason);
-    else s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
 }

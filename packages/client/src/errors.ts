@@ -52,3 +52,14 @@ export function isAbortError(e: unknown): boolean {
 export function abortError(message = "login was cancelled"): MeshauthClientError {
   return new MeshauthClientError("aborted", message);
 }
+
+/** AbortSignal.any, for runtimes that lack it (Safari before 17.4). */
+export function anySignal(...signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) controller.abort(s.reason);
+    else s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}

@@ -1,12 +1,13 @@
 import type { Identity } from "@meshauth/core";
 import { decodeJwt } from "jose";
-import { MeshauthClientError } from "./errors.js";
+import { anySignal, MeshauthClientError } from "./errors.js";
 import type { StoredSession } from "./session.js";
 import { type Clock, type DpopTransport, jsonOrThrow } from "./transport.js";
 import type { TokenResponse } from "./types.js";
 
 export const OTP_GRANT = "urn:meshauth:grant-type:otp";
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+const HUB_TIMEOUT_MS = 30_000;
 
 /** The hub's endpoints the SDK calls, relative to its base URL (the issuer). */
 export class HubApi {
@@ -104,7 +105,8 @@ export class HubApi {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
       body: new URLSearchParams(params).toString(),
-      ...(signal ? { signal } : {}),
+      // A hung request would hold the refresh lock for every tab; give up after 30 s.
+      signal: signal ? anySignal(signal, AbortSignal.timeout(HUB_TIMEOUT_MS)) : AbortSignal.timeout(HUB_TIMEOUT_MS),
     });
   }
 }
