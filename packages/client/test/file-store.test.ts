@@ -354,9 +354,17 @@ describe("fileStore: corrupted files", () => {
     await store.savePendingRevocations(["rt-9"]);
     assert.deepEqual(await store.loadCertificate(), certificate);
     assert.deepEqual(await store.loadPendingRevocations(), ["rt-9"]);
-    const names = readdirSync(dir);
+    let names = readdirSync(dir);
     assert.ok(names.some((name) => name.startsWith("certificate.json.corrupt-")));
-    assert.ok(names.some((name) => name.startsWith("pending-revocations.json.corrupt-")));
+    assert.equal(names.filter((name) => name.startsWith("pending-revocations.json.corrupt-")).length, 1);
+
+    // Clearing the list over a corrupted file keeps that file too.
+    writeFileSync(join(dir, "pending-revocations.json"), "{", { mode: 0o600 });
+    await store.savePendingRevocations([]);
+    assert.deepEqual(await store.loadPendingRevocations(), []);
+    names = readdirSync(dir);
+    assert.ok(!names.includes("pending-revocations.json"));
+    assert.equal(names.filter((name) => name.startsWith("pending-revocations.json.corrupt-")).length, 2);
   });
 });
 

@@ -172,8 +172,10 @@ export function fileStore(dir: string): FileStore {
       return (await load(PENDING_REVOCATIONS)) ?? [];
     },
     async savePendingRevocations(tokens) {
-      if (tokens.length === 0) await remove(path(PENDING_REVOCATIONS_FILE));
-      else await save(PENDING_REVOCATIONS, tokens);
+      if (tokens.length > 0) return save(PENDING_REVOCATIONS, tokens);
+      // Nothing left to revoke: no file (a corrupted one is still kept aside first).
+      await keepIfCorrupt(path(PENDING_REVOCATIONS_FILE), (old) => PENDING_REVOCATIONS.parse(old));
+      await remove(path(PENDING_REVOCATIONS_FILE));
     },
 
     async exclusive(name, fn) {
