@@ -193,7 +193,8 @@ export function fileStore(dir: string): FileStore {
       const check = () => {
         seen = seen.then(async (before) => {
           const now = await readOrNull(path(SESSION_FILE));
-          if (!stopped && now !== before && !ownSessionWrites.includes(now)) onChange();
+          // Outside this chain, so a throwing listener fails like any event listener.
+          if (!stopped && now !== before && !ownSessionWrites.includes(now)) queueMicrotask(onChange);
           return now;
         });
       };
