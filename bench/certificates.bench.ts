@@ -26,7 +26,7 @@ import {
   verifyCertificateSigningRequest,
 } from "@meshauth/core";
 import { connectPeer, createPeerServer } from "@meshauth/peer";
-import { type Case, measure, print } from "./lib/rounds.js";
+import { measure, print } from "./lib/rounds.js";
 
 const APP = "bench-app";
 

@@ -56,7 +56,10 @@ const drain = async (r: Response) => {
 const medians = await measure([
   { name: "plain fetch, no auth (baseline)", op: async () => drain(await fetch(plainUrl)) },
   { name: "client.fetch, same endpoint", op: async () => drain(await client.fetch(plainUrl)) },
-  { name: "client.fetch, API verifies token + proof", op: async () => drain(await client.fetch(`${api.url}/notes`)) },
+  {
+    name: "client.fetch, API verifies token + proof",
+    op: async () => drain(await client.fetch(`${api.url}/notes`)),
+  },
   { name: "client.createProof only", op: async () => void (await client.createProof("GET", plainUrl)) },
   { name: "client.refresh() (hub round trip)", op: async () => void (await client.refresh()) },
 ]);

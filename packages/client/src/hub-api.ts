@@ -106,7 +106,9 @@ export class HubApi {
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
       body: new URLSearchParams(params).toString(),
       // A hung request would hold the refresh lock for every tab; give up after 30 s.
-      signal: signal ? anySignal(signal, AbortSignal.timeout(HUB_TIMEOUT_MS)) : AbortSignal.timeout(HUB_TIMEOUT_MS),
+      signal: signal
+        ? anySignal(signal, AbortSignal.timeout(HUB_TIMEOUT_MS))
+        : AbortSignal.timeout(HUB_TIMEOUT_MS),
     });
   }
 }
