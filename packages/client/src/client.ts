@@ -99,8 +99,21 @@ export class Client implements MeshauthClient {
 
   async #start(): Promise<CurrentUser> {
     void this.#retryPendingRevocations();
-    const stored = await this.store.loadSession();
+    let stored: StoredSession | undefined;
+    try {
+      stored = await this.store.loadSession();
+    } catch (e) {
+      this.#events.emit("authenticationRequired", toClientError(e));
+      throw e;
+    }
     if (stored) await this.#adopt(stored);
+    // Like Ditto's callback at startup: nobody is logged in on this device yet.
+    if (!this.#session) {
+      this.#events.emit(
+        "authenticationRequired",
+        new MeshauthClientError("not_logged_in", "no session on this device; log in"),
+      );
+    }
     return this.#currentUser.value;
   }
 

@@ -111,7 +111,10 @@ export interface LogoutResult {
 }
 
 export interface ClientEvents {
-  /** The session ended (revoked, expired, user disabled): the person must log in again. */
+  /**
+   * Nobody is logged in: at startup without a (readable) session, or when the session
+   * ended on the hub (revoked, expired, user disabled). The person must log in.
+   */
   authenticationRequired: (reason: MeshauthClientError) => void;
   /** The session ends in `secondsRemaining`; log in again to continue without a gap. */
   authenticationExpiringSoon: (secondsRemaining: number) => void;

@@ -61,7 +61,10 @@ function storedRefreshToken(dir: string): string {
 describe("email login", () => {
   test("logs in through userInteraction and stays logged in across a restart", async () => {
     const client = newClient();
+    const required: string[] = [];
+    client.on("authenticationRequired", (e) => required.push(e.code));
     assert.equal((await client.ready()).isLoggedIn, false);
+    assert.deepEqual(required, ["not_logged_in"], "told at startup that nobody is logged in");
     const email = freshEmail();
     const user = await emailLogin(client, email);
     assert.equal(user.isLoggedIn, true);
@@ -74,7 +77,9 @@ describe("email login", () => {
 
     // A restart: a new client over the same directory is logged in without asking anything.
     const again = newClient(client.dir);
+    again.on("authenticationRequired", (e) => required.push(e.code));
     const restored = await again.ready();
+    assert.equal(required.length, 1, "a restored session needs no login");
     assert.equal(restored.isLoggedIn, true);
     assert.equal(restored.userId, user.userId);
     assert.equal(await again.deviceKeyThumbprint(), await client.deviceKeyThumbprint());

@@ -41,7 +41,8 @@ export interface ClientStore {
 
   /**
    * Runs `fn` while holding an exclusive lock shared by every tab or process using
-   * this store, so only one of them refreshes a session at a time.
+   * this store, so only one of them refreshes a session at a time. Not re-entrant
+   * (like Web Locks): calling it again with the same name inside `fn` never returns.
    */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
 
