@@ -1,0 +1,415 @@
+// The SDK in a real Chromium against a real hub and a real SMTP server: a small app
+// page (fixtures/client-page.ts) driven by typing and clicking, checked by what a
+// person sees and by what the hub says about the tokens the page holds.
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, test } from "node:test";
+import { createDpopProof, generateDpopKeyPair } from "@meshauth/core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { StoredSession } from "../../src/index.js";
+import { type SdkTestHub, startSdkHub } from "../helpers/hub.js";
+import { startResourceServer } from "../helpers/resource-server.js";
+import type { ClientPage } from "./fixtures/client-page.js";
+import {
+  artifactPath,
+  browserSkipReason,
+  bundle,
+  launchBrowser,
+  type PageWatch,
+  startStaticServer,
+  watchPage,
+} from "./harness.js";
+
+const skip = browserSkipReason();
+const TIMEOUT = 60_000;
+
+let browser: Browser;
+let site: { url: string; close(): Promise<void> };
+let t: SdkTestHub;
+let counter = 0;
+const contexts: BrowserContext[] = [];
+const watches: PageWatch[] = [];
+
+before(async () => {
+  if (skip) return;
+  const script = await bundle(new URL("./fixtures/client-page.ts", import.meta.url).pathname);
+  site = await startStaticServer({
+    "/": {
+      type: "text/html; charset=utf-8",
+      body: '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Notes</title></head><body><script type="module" src="/client-page.js"></script></body></html>',
+    },
+    "/client-page.js": { type: "text/javascript; charset=utf-8", body: script },
+  });
+  // Not in development mode: the page's origin is admitted only because the app lists it.
+  t = await startSdkHub({ app: { corsOrigins: [site.url] } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+  await browser?.close();
+  await t?.close();
+  await site?.close();
+});
+
+const freshEmail = () => `reader${++counter}@example.com`;
+
+/** A new browser profile: its own IndexedDB, locks and broadcast channels. */
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
+  contexts.push(context);
+  return context;
+}
+
+/** Opens the app page in `context` and waits until it has read its stored session. */
+async function openApp(context: BrowserContext, mode: "default" | "custom" = "custom"): Promise<Page> {
+  const page = await context.newPage();
+  watches.push(watchPage(page));
+  const query = new URLSearchParams({ hub: t.hub.url, app: t.app.id, mode });
+  await page.goto(`${site.url}/?${query}`);
+  await page.locator("body[data-ready]").waitFor();
+  return page;
+}
+
+async function reload(page: Page): Promise<void> {
+  await page.reload();
+  await page.locator("body[data-ready]").waitFor();
+}
+
+/** Waits until `locator` shows `expected`; fails with what it does show. */
+async function shows(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const actual = (await locator.textContent({ timeout }).catch(() => null)) ?? "";
+    if (typeof expected === "string" ? actual === expected : expected.test(actual)) return;
+    if (Date.now() > deadline) assert.fail(`the page shows ${JSON.stringify(actual)}, expected ${expected}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The session as the SDK stored it in this page's IndexedDB, read without the SDK. */
+function storedSession(page: Page): Promise<StoredSession | undefined> {
+  return page.evaluate(() => {
+    const p = window as unknown as ClientPage;
+    return p.readEntry(`${p.scope}/session`) as Promise<StoredSession | undefined>;
+  });
+}
+
+/** The whole email login through the page's own dialog (mode=custom), by typing and clicking. */
+async function loginWithCustomDialog(page: Page, email = freshEmail()): Promise<string> {
+  await page.locator("#login").click();
+  const ask = page.getByRole("dialog", { name: "Log in" });
+  await ask.getByLabel("Email", { exact: true }).fill(email);
+  await ask.getByRole("button", { name: "Send code" }).click();
+  const otp = page.getByRole("dialog", { name: "Enter your code" });
+  await otp.getByLabel("Code", { exact: true }).fill(await t.codeFor(email));
+  await otp.getByRole("button", { name: "Log in" }).click();
+  await shows(page.locator("#user"), `Logged in as ${email}`);
+  return email;
+}
+
+/** Counts the POSTs this page sends to the hub's /token (preflights left out). */
+function countTokenPosts(page: Page): { count: number } {
+  const counter = { count: 0 };
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url() === `${t.hub.url}/token`) counter.count++;
+  });
+  return counter;
+}
+
+describe("the SDK in a browser", { skip }, () => {
+  afterEach(async () => {
+    // Answers like 400 (a wrong code) or 401 (a nonce challenge) are logged by Chromium
+    // as failed resource loads; anything else the pages reported is a failure.
+    const seen = watches.splice(0);
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+    for (const watch of seen) watch.assertNoErrors(/Failed to load resource/);
+  });
+
+  test("default dialog: a person logs in with an emailed code", { timeout: TIMEOUT }, async () => {
+    const page = await openApp(await newContext(), "default");
+    await shows(page.locator("#user"), "Logged out");
+    const email = freshEmail();
+
+    await page.locator("#login").click();
+    const dialog = page.locator("meshauth-login-dialog");
+    await dialog.getByLabel("Email", { exact: true }).fill(email);
+    await dialog.getByRole("button", { name: "Send code" }).click();
+    const code = dialog.getByLabel("Code", { exact: true });
+    await code.waitFor();
+    await dialog.getByText(`We sent a code to ${email}`).waitFor();
+    await page.screenshot({ path: artifactPath("login-dialog-in-app.png") });
+    await code.fill(await t.codeFor(email));
+    await dialog.getByRole("button", { name: "Log in" }).click();
+
+    await shows(page.locator("#user"), `Logged in as ${email}`);
+    await dialog.getByLabel("Code", { exact: true }).waitFor({ state: "hidden" });
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal(await page.locator("#error").textContent(), "");
+    assert.equal((await storedSession(page))?.identity.userInfo?.["email"], email);
+  });
+
+  test("custom dialog: a wrong code shows INVALID_OTP, the right one logs in", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const page = await openApp(await newContext(), "custom");
+    await shows(page.locator("#user"), "Logged out");
+    assert.equal(
+      await page.locator("meshauth-login-dialog").count(),
+      0,
+      "no default dialog with a custom one",
+    );
+    const email = freshEmail();
+
+    await page.locator("#login").click();
+    const ask = page.getByRole("dialog", { name: "Log in" });
+    await ask.getByLabel("Email", { exact: true }).fill(email);
+    await ask.getByRole("button", { name: "Send code" }).click();
+    const otp = page.getByRole("dialog", { name: "Enter your code" });
+    await shows(otp.getByRole("alert"), `We sent a code to ${email}. Enter it below.`);
+    const code = await t.codeFor(email);
+    await otp.getByLabel("Code", { exact: true }).fill(code === "00000000" ? "11111111" : "00000000");
+    await otp.getByRole("button", { name: "Log in" }).click();
+    await shows(otp.getByRole("alert"), "That code is not right. Check the email and try again.");
+    assert.equal(await otp.getByRole("alert").getAttribute("data-code"), "INVALID_OTP");
+    await otp.getByLabel("Code", { exact: true }).fill(code);
+    await otp.getByRole("button", { name: "Log in" }).click();
+
+    await shows(page.locator("#user"), `Logged in as ${email}`);
+    assert.equal(await page.getByRole("dialog").count(), 0, "the dialog is gone");
+    assert.equal(await page.locator("#error").textContent(), "");
+  });
+
+  test("custom dialog: cancel rejects login() with an AbortError and stores nothing", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const page = await openApp(await newContext(), "custom");
+    await page.locator("#login").click();
+    const ask = page.getByRole("dialog", { name: "Log in" });
+    await ask.getByLabel("Email", { exact: true }).fill(freshEmail());
+    await ask.getByRole("button", { name: "Cancel" }).click();
+
+    await shows(page.locator("#error"), /^AbortError: /);
+    assert.equal(await page.getByRole("dialog").count(), 0);
+    await shows(page.locator("#user"), "Logged out");
+    assert.equal(await storedSession(page), undefined);
+    await reload(page);
+    await shows(page.locator("#user"), "Logged out");
+  });
+
+  test("the private key cannot be exported and survives a reload", { timeout: TIMEOUT }, async () => {
+    const page = await openApp(await newContext());
+    const email = await loginWithCustomDialog(page);
+    const key = () =>
+      page.evaluate(async () => {
+        const { client } = window as unknown as ClientPage;
+        const { privateKey } = await client.deviceKey();
+        const exported = await crypto.subtle.exportKey("pkcs8", privateKey).then(
+          () => "exported",
+          (e: Error) => e.name,
+        );
+        return {
+          thumbprint: await client.deviceKeyThumbprint(),
+          extractable: privateKey.extractable,
+          algorithm: (privateKey.algorithm as EcKeyAlgorithm).namedCurve,
+          exported,
+        };
+      });
+    const before = await key();
+    assert.deepEqual(
+      { ...before, thumbprint: typeof before.thumbprint },
+      { thumbprint: "string", extractable: false, algorithm: "P-256", exported: "InvalidAccessError" },
+    );
+
+    await reload(page);
+    await shows(page.locator("#user"), `Logged in as ${email}`);
+    const afterReload = await key();
+    assert.equal(afterReload.thumbprint, before.thumbprint, "the same key after a reload");
+    assert.equal(afterReload.exported, "InvalidAccessError");
+    // The session is bound to that key: the hub accepts its proofs.
+    const refreshed = await page.evaluate(async () => {
+      const user = await (window as unknown as ClientPage).client.refresh();
+      return { isLoggedIn: user.isLoggedIn, jkt: user.identity?.peerKey };
+    });
+    assert.deepEqual(refreshed, { isLoggedIn: true, jkt: before.thumbprint });
+  });
+
+  test("two tabs refreshing at the same moment keep one valid session", { timeout: TIMEOUT }, async () => {
+    const context = await newContext();
+    const a = await openApp(context);
+    const email = await loginWithCustomDialog(a);
+    const b = await openApp(context);
+    await shows(b.locator("#user"), `Logged in as ${email}`);
+    const postsA = countTokenPosts(a);
+    const postsB = countTokenPosts(b);
+    const refresh = (page: Page) =>
+      page.evaluate(async () => {
+        const user = await (window as unknown as ClientPage).client.refresh();
+        return { isLoggedIn: user.isLoggedIn, email: user.email, status: user.status };
+      });
+
+    const rounds = 4;
+    for (let round = 0; round < rounds; round++) {
+      const results = await Promise.allSettled([refresh(a), refresh(b)]);
+      assert.deepEqual(
+        results.map((r) => (r.status === "fulfilled" ? r.value : String(r.reason))),
+        [
+          { isLoggedIn: true, email, status: "active" },
+          { isLoggedIn: true, email, status: "active" },
+        ],
+        `round ${round}`,
+      );
+    }
+    assert.equal(postsA.count + postsB.count, rounds, "one refresh per round; the other tab adopts it");
+    const stored = await storedSession(a);
+    assert.ok(stored);
+    assert.equal(await t.isActive(stored.refreshToken), true, "the stored refresh token is live");
+    await shows(a.locator("#user"), `Logged in as ${email}`);
+    await shows(b.locator("#user"), `Logged in as ${email}`);
+
+    // A refresh in A reaches B over BroadcastChannel: B follows without a request of its own.
+    const accessToken = (page: Page) =>
+      page.evaluate(() => (window as unknown as ClientPage).client.getAccessToken());
+    const before = await accessToken(b);
+    const bPostsBefore = postsB.count;
+    await refresh(a);
+    const rotated = (await storedSession(a))!;
+    assert.notEqual(rotated.accessToken, before);
+    assert.equal(await accessToken(a), rotated.accessToken);
+    const deadline = Date.now() + 5_000;
+    while ((await accessToken(b)) !== rotated.accessToken && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await accessToken(b), rotated.accessToken, "tab B adopted tab A's new session");
+    assert.equal(postsB.count, bPostsBefore, "without a refresh of its own");
+    assert.equal(
+      await b.evaluate(() =>
+        (window as unknown as ClientPage).client.currentUser.value.accessTokenExpiresAt?.getTime(),
+      ),
+      rotated.accessTokenExpiresAt,
+    );
+    assert.equal(await t.isActive(rotated.refreshToken), true);
+  });
+
+  test("a refresh token copied out of IndexedDB is refused from another key", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const page = await openApp(await newContext());
+    const email = await loginWithCustomDialog(page);
+    const stolen = (await storedSession(page))!.refreshToken;
+
+    const thief = await generateDpopKeyPair();
+    const tokenUrl = `${t.hub.url}/token`;
+    const res = await fetch(tokenUrl, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        dpop: await createDpopProof({
+          privateKey: thief.privateKey,
+          publicKey: thief.publicKey,
+          htm: "POST",
+          htu: tokenUrl,
+        }),
+      },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: stolen, client_id: t.app.id }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, "invalid_grant");
+
+    // The tab that owns the key goes on as before.
+    const user = await page.evaluate(async () => {
+      const u = await (window as unknown as ClientPage).client.refresh();
+      return { isLoggedIn: u.isLoggedIn, email: u.email };
+    });
+    assert.deepEqual(user, { isLoggedIn: true, email });
+    await shows(page.locator("#user"), `Logged in as ${email}`);
+    assert.equal(await t.isActive((await storedSession(page))!.refreshToken), true);
+  });
+
+  test("logout revokes the session on the hub and every tab shows it", { timeout: TIMEOUT }, async () => {
+    const context = await newContext();
+    const page = await openApp(context);
+    const email = await loginWithCustomDialog(page);
+    const token = (await storedSession(page))!.refreshToken;
+    assert.equal(await t.isActive(token), true);
+    const other = await openApp(context);
+    await shows(other.locator("#user"), `Logged in as ${email}`);
+
+    const result = await page.evaluate(() => (window as unknown as ClientPage).client.logout());
+    assert.deepEqual(result, { revokedOnHub: true, pending: false });
+    await shows(page.locator("#user"), "Logged out");
+    assert.equal(await t.isActive(token), false);
+    assert.equal(await storedSession(page), undefined);
+    await shows(other.locator("#user"), "Logged out");
+    await reload(page);
+    await shows(page.locator("#user"), "Logged out");
+  });
+
+  test("offline: the person stays logged in, and back online it all catches up", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const context = await newContext();
+    const page = await openApp(context);
+    const email = await loginWithCustomDialog(page);
+    await shows(page.locator("#status"), "active");
+
+    await context.setOffline(true);
+    const failed = await page.evaluate(() =>
+      (window as unknown as ClientPage).client.refresh().then(
+        () => "refreshed",
+        (e: { code: string }) => e.code,
+      ),
+    );
+    assert.equal(failed, "network_error");
+    await shows(page.locator("#user"), `Logged in as ${email}`);
+    await shows(page.locator("#status"), "offline");
+    await context.setOffline(false);
+    const back = await page.evaluate(async () => {
+      const user = await (window as unknown as ClientPage).client.refresh();
+      return { email: user.email, status: user.status };
+    });
+    assert.deepEqual(back, { email, status: "active" });
+    await shows(page.locator("#status"), "active");
+
+    // Logging out offline forgets the session at once and revokes it when the hub is back.
+    const token = (await storedSession(page))!.refreshToken;
+    await context.setOffline(true);
+    const result = await page.evaluate(() => (window as unknown as ClientPage).client.logout());
+    assert.deepEqual(result, { revokedOnHub: false, pending: true });
+    await shows(page.locator("#user"), "Logged out");
+    assert.equal(await storedSession(page), undefined);
+    assert.equal(await t.isActive(token), true, "not revoked while offline");
+    // Nothing but the browser's "online" event triggers the retry.
+    await context.setOffline(false);
+    const deadline = Date.now() + 5_000;
+    while ((await t.isActive(token)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await t.isActive(token), false, "revoked once the browser is online again");
+  });
+
+  test("client.fetch calls the app's API with a DPoP-bound token", { timeout: TIMEOUT }, async () => {
+    const api = await startResourceServer(t.hub.url, t.app.id);
+    try {
+      const page = await openApp(await newContext());
+      await loginWithCustomDialog(page);
+      const answer = await page.evaluate(async (url) => {
+        const { client } = window as unknown as ClientPage;
+        const res = await client.fetch(url);
+        return {
+          status: res.status,
+          body: (await res.json()) as { sub: string; jkt: string },
+          userId: client.currentUser.value.userId,
+          thumbprint: await client.deviceKeyThumbprint(),
+        };
+      }, `${api.url}/notes`);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.sub, answer.userId);
+      assert.equal(answer.body.jkt, answer.thumbprint);
+      assert.deepEqual(
+        api.log.filter((l) => l.status !== 204).map((l) => l.status),
+        [401, 200],
+        "one nonce challenge (CORS preflights left out), one retry",
+      );
+    } finally {
+      await api.close();
+    }
+  });
+});
