@@ -91,6 +91,8 @@ function DialogFrame({ interaction, modal, className, classNames }: FrameProps):
   const titleId = useId();
   const alertsId = useId();
   const cancellable = interaction.cancelLabel !== undefined;
+  // Whatever had the focus before the dialog (typically the Login button) gets it back after.
+  const [opener] = useState(() => (typeof document === "undefined" ? null : document.activeElement));
 
   useEffect(() => {
     const dialog = ref.current;
@@ -100,6 +102,17 @@ function DialogFrame({ interaction, modal, className, classNames }: FrameProps):
       dialog.querySelector<HTMLElement>("input, button")?.focus();
     }
   });
+
+  useEffect(() => {
+    const dialog = ref.current;
+    return () => {
+      // Only after a real unmount (React's StrictMode also runs cleanups of live components).
+      const lost = document.activeElement === null || document.activeElement === document.body;
+      if (dialog && !dialog.isConnected && lost && opener instanceof HTMLElement && opener.isConnected) {
+        opener.focus();
+      }
+    };
+  }, [opener]);
 
   return h(
     "dialog",

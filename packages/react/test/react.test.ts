@@ -129,7 +129,10 @@ describe("hooks and LoginDialog, rendered to markup", () => {
     );
     assert.match(html, /<dialog open=""/);
     assert.doesNotMatch(html, /aria-modal/);
-    assert.match(html, /<button type="button" value="email"[^>]*data-part="option">Email me a code<\/button>/);
+    assert.match(
+      html,
+      /<button type="button" value="email"[^>]*data-part="option">Email me a code<\/button>/,
+    );
     assert.match(html, /value="sso" data-part="option"><img src="\/sso.svg" alt=""[^>]*\/>Company login/);
     assert.doesNotMatch(html, /type="submit"/);
   });
@@ -287,6 +290,7 @@ describe("a React app in Chromium", { skip }, () => {
     await page.getByRole("dialog", { name: "Log in" }).getByRole("button", { name: "Cancel" }).click();
     await shows(page.locator("#error"), /^AbortError: /);
     assert.equal(await page.getByRole("dialog").count(), 0);
+    await assertFocused(page.getByRole("button", { name: "Login" }), "the focus goes back to Login");
 
     await page.getByRole("button", { name: "Login" }).click();
     await shows(page.locator("#error"), "");
@@ -298,10 +302,10 @@ describe("a React app in Chromium", { skip }, () => {
   });
 });
 
-async function assertFocused(locator: Locator): Promise<void> {
+async function assertFocused(locator: Locator, message = "the input does not have the focus"): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (!(await locator.evaluate((el) => el === document.activeElement))) {
-    if (Date.now() > deadline) assert.fail("the input does not have the focus");
+    if (Date.now() > deadline) assert.fail(message);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
