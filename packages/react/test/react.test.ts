@@ -2,6 +2,7 @@
 // errors), then a React app in a real Chromium against a real hub and SMTP server,
 // driven by typing and clicking.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { MeshauthClient, UserInteraction } from "@meshauth/client";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
@@ -152,6 +153,16 @@ describe("hooks and LoginDialog, rendered to markup", () => {
     assert.match(html, /<input type="email" autoComplete="email"[^>]*name="email" value="ada@example.com"/i);
     assert.match(html, /<input type="password" autoComplete="current-password"/i);
   });
+});
+
+test("docs/react.md shows examples/react/main.tsx as it is, under 60 lines", () => {
+  const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), "utf8");
+  const example = read("examples/react/main.tsx");
+  assert.ok(example.split("\n").length <= 60, "the React example has grown past 60 lines");
+  assert.ok(
+    read("docs/react.md").includes(`\`\`\`tsx\n${example}\`\`\``),
+    "docs/react.md's custom dialog differs from examples/react/main.tsx: copy it over",
+  );
 });
 
 // ---- in Chromium, against a real hub ---------------------------------------------
