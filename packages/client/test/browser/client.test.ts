@@ -290,6 +290,107 @@ describe("the SDK in a browser", { skip }, () => {
     assert.equal(await t.isActive(rotated.refreshToken), true);
   });
 
+  test("background refresh: due in two tabs at once, done once, before the token runs out", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const context = await newContext();
+    // The pages' clocks (Date, timers) can be moved forward; the hub keeps real time, so
+    // the SDK also meets a clock_skew answer and must correct its proofs.
+    await context.clock.install();
+    const a = await openApp(context);
+    const email = await loginWithCustomDialog(a);
+    const b = await openApp(context);
+    await shows(b.locator("#user"), `Logged in as ${email}`);
+    const refreshes = { count: 0 };
+    for (const page of [a, b]) {
+      page.on("response", (response) => {
+        const request = response.request();
+        if (request.method() === "POST" && request.url() === `${t.hub.url}/token` && response.ok()) {
+          refreshes.count++;
+        }
+      });
+    }
+    const first = (await storedSession(a))!;
+    const life = first.accessTokenExpiresAt - first.issuedAt!;
+
+    // 80% of the access token's life: past the refresh time (65-75%), minutes before its end.
+    await context.clock.fastForward(Math.round(life * 0.8));
+    let stored = first;
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+      stored = (await storedSession(a))!;
+      if (stored.refreshToken !== first.refreshToken) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const updates = () => a.evaluate(() => (window as unknown as ClientPage).userUpdates);
+    const before = await updates();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const perSecond = (await updates()) - before;
+    assert.notEqual(
+      stored.refreshToken,
+      first.refreshToken,
+      `no background refresh within 5 s although it was due and the token had ${Math.round(
+        (first.accessTokenExpiresAt - (first.issuedAt! + life * 0.8)) / 1000,
+      )} s left; meanwhile currentUser emitted ${perSecond} times in one second in tab A`,
+    );
+    assert.equal(refreshes.count, 1, "one refresh for both tabs");
+    assert.equal(perSecond, 0, "nothing changes while nothing happens");
+    assert.equal(await t.isActive(stored.refreshToken), true);
+    for (const page of [a, b]) {
+      await shows(page.locator("#user"), `Logged in as ${email}`);
+      await shows(page.locator("#status"), "active");
+      assert.equal(
+        await page.evaluate(() => (window as unknown as ClientPage).client.getAccessToken()),
+        stored.accessToken,
+      );
+    }
+  });
+
+  test("a session revoked on the hub ends in every tab, and every tab is told", {
+    timeout: TIMEOUT,
+  }, async () => {
+    const context = await newContext();
+    const a = await openApp(context);
+    const email = await loginWithCustomDialog(a);
+    const b = await openApp(context);
+    await shows(b.locator("#user"), `Logged in as ${email}`);
+    const told = (page: Page) =>
+      page.evaluate(() =>
+        (window as unknown as ClientPage).events
+          .filter((e) => e.type === "authenticationRequired")
+          .map((e) => e.detail),
+      );
+    // Tab A opened with nobody logged in (told so at startup); tab B with a session.
+    assert.deepEqual([await told(a), await told(b)], [["not_logged_in"], []]);
+
+    const userId = await a.evaluate(() => (window as unknown as ClientPage).client.currentUser.value.userId);
+    const revoked = await t.admin(
+      "DELETE",
+      `/apps/${t.app.id}/users/${encodeURIComponent(userId!)}/sessions`,
+    );
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    const refreshed = await a.evaluate(() =>
+      (window as unknown as ClientPage).client.refresh().then(
+        () => "refreshed",
+        (e: { code: string }) => e.code,
+      ),
+    );
+    assert.equal(refreshed, "session_revoked");
+    await shows(a.locator("#user"), "Logged out");
+    await shows(b.locator("#user"), "Logged out");
+    assert.equal(await storedSession(a), undefined);
+    assert.deepEqual(await told(a), ["not_logged_in", "session_revoked"]);
+    // The docs: authenticationRequired fires when "the session ended on the hub". Tab B's
+    // session ended too (it shows Logged out), so an app that asks for a new login on
+    // this event must hear it in every tab.
+    const deadline = Date.now() + 2_000;
+    while ((await told(b)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(
+      (await told(b)).length,
+      1,
+      "tab B lost its session but authenticationRequired did not fire there",
+    );
+  });
+
   test("a refresh token copied out of IndexedDB is refused from another key", {
     timeout: TIMEOUT,
   }, async () => {
