@@ -186,7 +186,16 @@ export class Client implements MeshauthClient {
   async #adoptStored(): Promise<void> {
     try {
       const stored = await this.store.loadSession();
-      if (stored?.refreshToken !== this.#session?.refreshToken) await this.#adopt(stored);
+      if (stored?.refreshToken === this.#session?.refreshToken) return;
+      const had = this.#session !== undefined;
+      await this.#adopt(stored);
+      // Logged out, or the session ended, in another tab or process: this one must know too.
+      if (had && !this.#session) {
+        this.#events.emit(
+          "authenticationRequired",
+          new MeshauthClientError("not_logged_in", "the session ended in another tab or process; log in"),
+        );
+      }
     } catch {
       // A corrupted store shows up on the next call that needs it.
     }
@@ -267,7 +276,9 @@ export class Client implements MeshauthClient {
 
   async #backgroundRefresh(): Promise<void> {
     try {
-      await this.#refresh(false);
+      // Forced: the timer fires well before expiry, when the token still counts as fresh.
+      // A tab that finds the session already rotated by another adopts it without a request.
+      await this.#refresh(true);
     } catch (e) {
       this.#events.emit("error", toClientError(e));
     }
