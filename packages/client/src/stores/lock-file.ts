@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { serialLock } from "./serial-lock.js";
 
 export interface FileLockOptions {
   /** A lock not refreshed for this long is abandoned (default 30 s). */
@@ -29,8 +30,8 @@ interface LockContent {
 const DEFAULT_STALE_MS = 30_000;
 const DEFAULT_RETRY_MS = 25;
 
-/** The tail of each lock path's queue in this process. */
-const queues = new Map<string, Promise<void>>();
+/** Chains calls per lock path within this process. */
+const inProcess = serialLock();
 
 /**
  * Runs `fn` while holding the lock file at `path` (its directory must exist), then removes
@@ -42,17 +43,7 @@ export function withFileLock<T>(
   options: FileLockOptions = {},
 ): Promise<T> {
   const lockPath = resolve(path);
-  const previous = queues.get(lockPath) ?? Promise.resolve();
-  const run = previous.then(() => holdFileLock(lockPath, fn, options));
-  const tail = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(lockPath, tail);
-  void tail.then(() => {
-    if (queues.get(lockPath) === tail) queues.delete(lockPath);
-  });
-  return run;
+  return inProcess(lockPath, () => holdFileLock(lockPath, fn, options));
 }
 
 async function holdFileLock<T>(path: string, fn: () => Promise<T>, options: FileLockOptions): Promise<T> {

@@ -2,6 +2,7 @@
 // scripts. Nothing survives the process or tab. Runs anywhere WebCrypto does.
 import { generateDpopKeyPair } from "@meshauth/core";
 import type { StoredSession } from "../session.js";
+import { serialLock } from "./serial-lock.js";
 import type { ClientStore, StoredCertificate } from "./types.js";
 
 /**
@@ -15,7 +16,7 @@ export function memoryStore(): ClientStore {
   let session: StoredSession | undefined;
   let certificate: StoredCertificate | undefined;
   let pendingRevocations: string[] = [];
-  const queues = new Map<string, Promise<void>>();
+  const exclusive = serialLock();
 
   return {
     async loadKey() {
@@ -56,18 +57,6 @@ export function memoryStore(): ClientStore {
       pendingRevocations = [...tokens];
     },
 
-    exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
-      const previous = queues.get(name) ?? Promise.resolve();
-      const run = previous.then(fn);
-      const tail = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      queues.set(name, tail);
-      void tail.then(() => {
-        if (queues.get(name) === tail) queues.delete(name);
-      });
-      return run;
-    },
+    exclusive,
   };
 }
