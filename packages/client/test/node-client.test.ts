@@ -364,19 +364,7 @@ describe("other providers", () => {
             });
             if (step2["pin"] !== "4242") throw new Error("wrong pin");
             // What the app's backend does with its client secret (the custom-auth grant).
-            const res = await fetch(`${t.hub.url}/token`, {
-              method: "POST",
-              headers: { "content-type": "application/x-www-form-urlencoded" },
-              body: new URLSearchParams({
-                grant_type: "client_credentials",
-                client_id: t.app.id,
-                client_secret: t.app.clientSecret,
-                sub: `corp|${step1["user"]}`,
-                name: String(step1["user"]),
-                dpop_jkt: jkt,
-              }),
-            });
-            return res.json();
+            return t.customAuth({ sub: `corp|${step1["user"]}`, name: String(step1["user"]), dpop_jkt: jkt });
           },
         },
       ],
@@ -405,18 +393,7 @@ describe("other providers", () => {
     const { jwkThumbprint } = await import("@meshauth/core");
     const client = newClient(undefined, {
       async fetchTokens() {
-        const res = await fetch(`${t.hub.url}/token`, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({
-            grant_type: "client_credentials",
-            client_id: t.app.id,
-            client_secret: t.app.clientSecret,
-            sub: "someone",
-            dpop_jkt: await jwkThumbprint(other.publicKey),
-          }),
-        });
-        return res.json();
+        return t.customAuth({ sub: "someone", dpop_jkt: await jwkThumbprint(other.publicKey) });
       },
     });
     const done = client.login();

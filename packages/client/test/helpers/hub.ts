@@ -5,6 +5,7 @@ import type { Hub } from "../../../server/src/hub.js";
 import { engines } from "../../../server/test/helpers/engines.js";
 import { admin, createApp, startTestHub } from "../../../server/test/helpers/hub.js";
 import { startSmtpServer, type TestSmtpServer } from "../../../server/test/helpers/smtp.js";
+import type { TokenResponse } from "../../src/index.js";
 
 export interface SdkTestHub {
   hub: Hub & { url: string };
@@ -18,6 +19,11 @@ export interface SdkTestHub {
     path: string,
     payload?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /**
+   * What an app's backend does to log a user in: the custom-auth grant with its client
+   * secret, naming the user and the device key (`dpop_jkt`). Answers the hub's JSON.
+   */
+  customAuth(claims: Record<string, string>): Promise<TokenResponse>;
   /** Whether the hub still considers a refresh token's session live (RFC 7662, with the app secret). */
   isActive(token: string): Promise<boolean>;
   close(): Promise<void>;
@@ -58,6 +64,19 @@ export async function startSdkHub(
         ...(payload === undefined ? {} : { payload: payload as object }),
       });
       return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {} };
+    },
+    async customAuth(claims) {
+      const res = await fetch(`${hub.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_id: app.id,
+          client_secret: app.clientSecret,
+          ...claims,
+        }),
+      });
+      return (await res.json()) as TokenResponse;
     },
     async isActive(token: string) {
       const res = await fetch(`${hub.url}/introspect`, {
