@@ -121,6 +121,7 @@ input:focus {
   box-shadow: 0 0 0 3px color-mix(in srgb, var(--_accent) 28%, transparent);
 }
 input[aria-invalid="true"] { border-color: var(--_error); }
+input[aria-invalid="true"]:focus { box-shadow: 0 0 0 3px color-mix(in srgb, var(--_error) 25%, transparent); }
 input[data-type="otp"] {
   font-size: 1.35em;
   letter-spacing: 0.3em;
