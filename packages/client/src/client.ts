@@ -2,7 +2,13 @@ import { jwkThumbprint, toPublicJwk } from "@meshauth/core";
 import { abortError, anySignal, isAbortError, MeshauthClientError } from "./errors.js";
 import { HubApi, TOKEN_EXCHANGE_GRANT } from "./hub-api.js";
 import { alertFor, unsyncedChanges } from "./interaction/alerts.js";
-import { type AskRequest, Interactions } from "./interaction/ask.js";
+import {
+  type AskRequest,
+  browserDialog,
+  type DialogAttacher,
+  Interactions,
+  noDialog,
+} from "./interaction/ask.js";
 import { emailLogin } from "./interaction/email-login.js";
 import type { UserInteraction } from "./interaction/types.js";
 import { Emitter, State } from "./observable.js";
@@ -57,7 +63,11 @@ export class Client implements MeshauthClient {
   #closed = false;
   readonly #cleanups: (() => void)[] = [];
 
-  constructor(options: ClientOptions, store: ClientStore) {
+  /**
+   * `defaultDialog` draws interactions when the app does not (`customLoginGui`): the
+   * web component in browsers, the terminal in Node, none elsewhere.
+   */
+  constructor(options: ClientOptions, store: ClientStore, defaultDialog?: DialogAttacher) {
     this.#options = options;
     this.store = store;
     this.appId = options.appId;
@@ -67,7 +77,11 @@ export class Client implements MeshauthClient {
     );
     this.#api = new HubApi(options.hub, options.appId, this.#transport, this.#clock);
     this.hub = this.#api.base.href.replace(/\/$/, "");
-    this.#interactions = new Interactions(!options.customLoginGui);
+    this.#interactions = new Interactions(
+      options.customLoginGui
+        ? undefined
+        : (defaultDialog ?? (typeof document === "undefined" ? noDialog : browserDialog)),
+    );
 
     const unwatch = store.watch?.(() => void this.#adoptStored());
     if (unwatch) this.#cleanups.push(unwatch);

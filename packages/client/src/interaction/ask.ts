@@ -1,5 +1,5 @@
 import { abortError, MeshauthClientError } from "../errors.js";
-import { State } from "../observable.js";
+import { type ObservableValue, State } from "../observable.js";
 import type { Alert, Field, UserInteraction } from "./types.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -19,7 +19,8 @@ export class Interactions {
   readonly current = new State<UserInteraction | undefined>(undefined);
   #dialog: Promise<unknown> | undefined;
 
-  constructor(private readonly defaultDialog: boolean) {}
+  /** `dialog` draws interactions for apps without their own; undefined when the app draws them. */
+  constructor(private readonly dialog: DialogAttacher | undefined) {}
 
   async ask(request: AskRequest, signal?: AbortSignal): Promise<Record<string, string>> {
     await this.#ensureDialog();
@@ -50,18 +51,29 @@ export class Interactions {
   }
 
   #ensureDialog(): Promise<unknown> {
-    if (!this.defaultDialog) return Promise.resolve();
-    if (typeof document === "undefined") {
-      return Promise.reject(
-        new MeshauthClientError(
-          "no_dialog",
-          "interactive login needs a dialog: create the client with customLoginGui: true and answer " +
-            "userInteraction, or log in with login(token, provider)",
-        ),
-      );
-    }
-    // Loaded on first use, so apps with their own dialog never download this one.
-    this.#dialog ??= import("../dialog/index.js").then((m) => m.attachLoginDialog(this.current));
+    if (!this.dialog) return Promise.resolve();
+    this.#dialog ??= Promise.resolve()
+      .then(() => this.dialog?.(this.current))
+      .catch((e: unknown) => {
+        this.#dialog = undefined;
+        throw e;
+      });
     return this.#dialog;
   }
 }
+
+/** Shows a default dialog for an interaction source; called once, on the first question. */
+export type DialogAttacher = (source: ObservableValue<UserInteraction | undefined>) => unknown;
+
+/** The browser's default: `<meshauth-login-dialog>`, loaded on first use so custom-dialog apps never download it. */
+export const browserDialog: DialogAttacher = (source) =>
+  import("../dialog/index.js").then((m) => m.attachLoginDialog(source));
+
+/** Where no dialog can be drawn: interactive login explains what to do instead. */
+export const noDialog: DialogAttacher = () => {
+  throw new MeshauthClientError(
+    "no_dialog",
+    "interactive login needs a dialog: create the client with customLoginGui: true and answer " +
+      "userInteraction, or log in with login(token, provider)",
+  );
+};
