@@ -96,15 +96,25 @@ export class DpopTransport {
       return await this.fetchFn(request);
     } catch (e) {
       if (e instanceof Error && e.name === "AbortError") throw e;
-      throw new MeshauthClientError("network_error", `cannot reach ${new URL(request.url).origin}`, {
-        cause: e,
-      });
+      throw new MeshauthClientError("network_error", unreachable(new URL(request.url).origin), { cause: e });
     }
   }
 
   fetch(request: Request): Promise<Response> {
     return this.#fetch(request);
   }
+}
+
+/**
+ * Browsers report a refused CORS preflight exactly like a network failure, so say
+ * both: it is the most common setup mistake.
+ */
+function unreachable(origin: string): string {
+  const page = typeof location === "undefined" ? undefined : location.origin;
+  if (!page || page === origin || (typeof navigator !== "undefined" && navigator.onLine === false)) {
+    return `cannot reach ${origin}`;
+  }
+  return `cannot reach ${origin}: offline or down, or it does not allow this page's origin ${page} (add it to the app's corsOrigins)`;
 }
 
 interface Challenge {
