@@ -3,88 +3,42 @@
 // page through its own dialog. Keeps the examples working as examples/README.md says.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, afterEach, before, describe, test } from "node:test";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import { describe, test } from "node:test";
 import {
   browserSkipReason,
+  browserSuite,
   bundle,
-  launchBrowser,
-  type PageWatch,
   repoRoot,
-  startStaticServer,
-  watchPage,
+  shows,
 } from "../../client/test/browser/harness.js";
-import { type SdkTestHub, startSdkHub } from "../../client/test/helpers/hub.js";
 
 const skip = browserSkipReason();
 const TIMEOUT = 60_000;
-let browser: Browser;
-let site: { url: string; close(): Promise<void> };
-let t: SdkTestHub;
-const contexts: BrowserContext[] = [];
-const watches: PageWatch[] = [];
 let counter = 0;
 
 describe("the examples in Chromium", { skip }, () => {
-  before(async () => {
-    const examples = `${repoRoot}examples/`;
-    const html = (path: string) => readFileSync(`${examples}${path}`, "utf8");
+  const examples = `${repoRoot}examples/`;
+  const html = (path: string) => readFileSync(`${examples}${path}`, "utf8");
+  const env = browserSuite(async () => {
     const [web, react] = await Promise.all([
       bundle(`${examples}web/main.ts`),
       bundle(`${examples}react/main.tsx`, { jsx: true }),
     ]);
-    // As examples/serve.mjs does, with the app known only once the hub is up.
-    let config = "";
-    site = await startStaticServer({
+    return {
       "/": html("web/index.html"),
       "/main.js": web,
       "/react/": html("react/index.html"),
       "/react/main.js": react,
-      "/config.js": async () => config,
-    });
-    // Not in development mode: the page's origin is admitted because the app lists it.
-    t = await startSdkHub({ app: { corsOrigins: [site.url] } });
-    config = `window.MESHAUTH = ${JSON.stringify({ hub: t.hub.url, appId: t.app.id })};`;
-    browser = await launchBrowser();
+      // As examples/serve.mjs does, with the app known only once the hub is up.
+      "/config.js": async () =>
+        `window.MESHAUTH = ${JSON.stringify({ hub: env.t.hub.url, appId: env.t.app.id })};`,
+    };
   });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await site?.close();
-  });
-
-  afterEach(async () => {
-    const seen = watches.splice(0);
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-    // A wrong code is a 400, which Chromium logs as a failed resource load.
-    for (const watch of seen) watch.assertNoErrors(/Failed to load resource/);
-  });
-
-  async function open(path: string): Promise<Page> {
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
-    watches.push(watchPage(page));
-    await page.goto(`${site.url}${path}`);
-    return page;
-  }
-
-  async function shows(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const actual = (await locator.textContent({ timeout }).catch(() => null)) ?? "";
-      if (typeof expected === "string" ? actual === expected : expected.test(actual)) return;
-      if (Date.now() > deadline)
-        assert.fail(`the page shows ${JSON.stringify(actual)}, expected ${expected}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   test("web: the default dialog logs in; Refresh now, reload and Logout work", {
     timeout: TIMEOUT,
   }, async () => {
-    const page = await open("/");
+    const page = await env.open("/");
     const email = `web${++counter}@example.com`;
     await shows(page.locator("#state"), "Logged out");
     assert.equal(await page.locator("#details").isHidden(), true);
@@ -93,7 +47,7 @@ describe("the examples in Chromium", { skip }, () => {
     const dialog = page.locator("meshauth-login-dialog");
     await dialog.getByRole("textbox", { name: "Email" }).fill(email);
     await dialog.getByRole("button", { name: "Send code" }).click();
-    await dialog.getByRole("textbox", { name: "Code" }).fill(await t.codeFor(email));
+    await dialog.getByRole("textbox", { name: "Code" }).fill(await env.t.codeFor(email));
     await dialog.getByRole("button", { name: "Log in" }).click();
 
     await shows(page.locator("#state"), `Logged in as ${email}`);
@@ -115,7 +69,7 @@ describe("the examples in Chromium", { skip }, () => {
   test("react: the custom dialog shows a wrong code's alert, then logs in", {
     timeout: TIMEOUT,
   }, async () => {
-    const page = await open("/react/");
+    const page = await env.open("/react/");
     const email = `react${++counter}@example.com`;
     const user = page.locator("main p").first();
     await shows(user, "Logged out");
@@ -126,7 +80,7 @@ describe("the examples in Chromium", { skip }, () => {
     await ask.getByRole("button", { name: "Send code" }).click();
     const otp = page.getByRole("dialog", { name: "Enter your code" });
     await shows(otp.getByRole("alert"), `We sent a code to ${email}. Enter it below.`);
-    const code = await t.codeFor(email);
+    const code = await env.t.codeFor(email);
     await otp.getByRole("textbox", { name: "Code" }).fill(code === "00000000" ? "11111111" : "00000000");
     await otp.getByRole("button", { name: "Log in" }).click();
     await shows(otp.getByRole("alert"), "That code is not right. Check the email and try again.");

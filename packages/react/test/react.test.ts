@@ -3,21 +3,18 @@
 // driven by typing and clicking.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, afterEach, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { MeshauthClient, UserInteraction } from "@meshauth/client";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { createElement as h } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import {
   artifactPath,
   browserSkipReason,
+  browserSuite,
   bundle,
-  launchBrowser,
-  type PageWatch,
-  startStaticServer,
-  watchPage,
+  shows,
 } from "../../client/test/browser/harness.js";
-import { type SdkTestHub, startSdkHub } from "../../client/test/helpers/hub.js";
 import { LoginDialog, MeshauthProvider, useCurrentUser, useMeshauth, useObservable } from "../src/index.js";
 
 // ---- on the server: no browser needed -------------------------------------------
@@ -169,57 +166,23 @@ test("docs/react.md shows examples/react/main.tsx as it is, under 60 lines", () 
 
 const skip = browserSkipReason();
 const TIMEOUT = 60_000;
-let browser: Browser;
-let site: { url: string; close(): Promise<void> };
-let t: SdkTestHub;
 let counter = 0;
-const contexts: BrowserContext[] = [];
-const watches: PageWatch[] = [];
 
 describe("a React app in Chromium", { skip }, () => {
-  before(async () => {
-    const script = await bundle(new URL("./fixtures/page.tsx", import.meta.url).pathname, { jsx: true });
-    site = await startStaticServer({
+  const env = browserSuite(
+    async () => ({
       "/": '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Notes</title></head><body><script type="module" src="/page.js"></script></body></html>',
-      "/page.js": script,
-    });
-    // Not in development mode: the page's origin is admitted because the app lists it.
-    t = await startSdkHub({ app: { corsOrigins: [site.url] } });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await site?.close();
-  });
-
-  afterEach(async () => {
-    const seen = watches.splice(0);
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-    // A wrong code is a 400, which Chromium logs as a failed resource load.
-    for (const watch of seen) watch.assertNoErrors(/Failed to load resource/);
-  });
+      "/page.js": await bundle(new URL("./fixtures/page.tsx", import.meta.url).pathname, { jsx: true }),
+    }),
+    { context: { viewport: { width: 900, height: 700 } } },
+  );
 
   async function openApp(query: Record<string, string> = {}): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    watches.push(watchPage(page));
-    await page.goto(`${site.url}/?${new URLSearchParams({ hub: t.hub.url, app: t.app.id, ...query })}`);
+    const page = await env.open(
+      `/?${new URLSearchParams({ hub: env.t.hub.url, app: env.t.app.id, ...query })}`,
+    );
     await page.locator("body[data-ready]").waitFor();
     return page;
-  }
-
-  async function shows(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const actual = (await locator.textContent({ timeout }).catch(() => null)) ?? "";
-      if (typeof expected === "string" ? actual === expected : expected.test(actual)) return;
-      if (Date.now() > deadline)
-        assert.fail(`the page shows ${JSON.stringify(actual)}, expected ${expected}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 
   const freshEmail = () => `react${++counter}@example.com`;
@@ -251,7 +214,7 @@ describe("a React app in Chromium", { skip }, () => {
     assert.equal(await codeInput.inputValue(), "", "a new step starts with an empty form");
     await assertFocused(codeInput);
     await page.screenshot({ path: artifactPath("react-login-dialog.png") });
-    await codeInput.fill(await t.codeFor(email));
+    await codeInput.fill(await env.t.codeFor(email));
     await otp.getByRole("button", { name: "Log in" }).click();
 
     await shows(page.locator("#user"), `Logged in as ${email}`);
@@ -277,7 +240,7 @@ describe("a React app in Chromium", { skip }, () => {
     await ask.getByLabel("Email").press("Enter");
 
     const otp = page.getByRole("dialog", { name: "Enter your code" });
-    const code = await t.codeFor(email);
+    const code = await env.t.codeFor(email);
     await otp.getByLabel("Code").fill(code === "00000000" ? "11111111" : "00000000");
     await otp.getByRole("button", { name: "Log in" }).click();
     const alert = otp.getByRole("alert");

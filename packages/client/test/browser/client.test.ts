@@ -2,70 +2,32 @@
 // page (fixtures/client-page.ts) driven by typing and clicking, checked by what a
 // person sees and by what the hub says about the tokens the page holds.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { createDpopProof, generateDpopKeyPair } from "@meshauth/core";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import type { StoredSession } from "../../src/index.js";
-import { type SdkTestHub, startSdkHub } from "../helpers/hub.js";
 import { startResourceServer } from "../helpers/resource-server.js";
 import type { ClientPage } from "./fixtures/client-page.js";
-import {
-  artifactPath,
-  browserSkipReason,
-  bundle,
-  launchBrowser,
-  type PageWatch,
-  startStaticServer,
-  watchPage,
-} from "./harness.js";
+import { artifactPath, browserSkipReason, browserSuite, bundle, shows } from "./harness.js";
 
 const skip = browserSkipReason();
 const TIMEOUT = 60_000;
 
-let browser: Browser;
-let site: { url: string; close(): Promise<void> };
-let t: SdkTestHub;
+const env = browserSuite(
+  async () => ({
+    "/": '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Notes</title></head><body><script type="module" src="/client-page.js"></script></body></html>',
+    "/client-page.js": await bundle(new URL("./fixtures/client-page.ts", import.meta.url).pathname),
+  }),
+  { context: { viewport: { width: 900, height: 700 } } },
+);
 let counter = 0;
-const contexts: BrowserContext[] = [];
-const watches: PageWatch[] = [];
-
-before(async () => {
-  if (skip) return;
-  const script = await bundle(new URL("./fixtures/client-page.ts", import.meta.url).pathname);
-  site = await startStaticServer({
-    "/": {
-      type: "text/html; charset=utf-8",
-      body: '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Notes</title></head><body><script type="module" src="/client-page.js"></script></body></html>',
-    },
-    "/client-page.js": { type: "text/javascript; charset=utf-8", body: script },
-  });
-  // Not in development mode: the page's origin is admitted only because the app lists it.
-  t = await startSdkHub({ app: { corsOrigins: [site.url] } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await browser?.close();
-  await t?.close();
-  await site?.close();
-});
 
 const freshEmail = () => `reader${++counter}@example.com`;
 
-/** A new browser profile: its own IndexedDB, locks and broadcast channels. */
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
-  contexts.push(context);
-  return context;
-}
-
 /** Opens the app page in `context` and waits until it has read its stored session. */
 async function openApp(context: BrowserContext, mode: "default" | "custom" = "custom"): Promise<Page> {
-  const page = await context.newPage();
-  watches.push(watchPage(page));
-  const query = new URLSearchParams({ hub: t.hub.url, app: t.app.id, mode });
-  await page.goto(`${site.url}/?${query}`);
+  const query = new URLSearchParams({ hub: env.t.hub.url, app: env.t.app.id, mode });
+  const page = await env.open(`/?${query}`, context);
   await page.locator("body[data-ready]").waitFor();
   return page;
 }
@@ -73,17 +35,6 @@ async function openApp(context: BrowserContext, mode: "default" | "custom" = "cu
 async function reload(page: Page): Promise<void> {
   await page.reload();
   await page.locator("body[data-ready]").waitFor();
-}
-
-/** Waits until `locator` shows `expected`; fails with what it does show. */
-async function shows(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const actual = (await locator.textContent({ timeout }).catch(() => null)) ?? "";
-    if (typeof expected === "string" ? actual === expected : expected.test(actual)) return;
-    if (Date.now() > deadline) assert.fail(`the page shows ${JSON.stringify(actual)}, expected ${expected}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The session as the SDK stored it in this page's IndexedDB, read without the SDK. */
@@ -101,7 +52,7 @@ async function loginWithCustomDialog(page: Page, email = freshEmail()): Promise<
   await ask.getByLabel("Email", { exact: true }).fill(email);
   await ask.getByRole("button", { name: "Send code" }).click();
   const otp = page.getByRole("dialog", { name: "Enter your code" });
-  await otp.getByLabel("Code", { exact: true }).fill(await t.codeFor(email));
+  await otp.getByLabel("Code", { exact: true }).fill(await env.t.codeFor(email));
   await otp.getByRole("button", { name: "Log in" }).click();
   await shows(page.locator("#user"), `Logged in as ${email}`);
   return email;
@@ -111,22 +62,14 @@ async function loginWithCustomDialog(page: Page, email = freshEmail()): Promise<
 function countTokenPosts(page: Page): { count: number } {
   const counter = { count: 0 };
   page.on("request", (request) => {
-    if (request.method() === "POST" && request.url() === `${t.hub.url}/token`) counter.count++;
+    if (request.method() === "POST" && request.url() === `${env.t.hub.url}/token`) counter.count++;
   });
   return counter;
 }
 
 describe("the SDK in a browser", { skip }, () => {
-  afterEach(async () => {
-    // Answers like 400 (a wrong code) or 401 (a nonce challenge) are logged by Chromium
-    // as failed resource loads; anything else the pages reported is a failure.
-    const seen = watches.splice(0);
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-    for (const watch of seen) watch.assertNoErrors(/Failed to load resource/);
-  });
-
   test("default dialog: a person logs in with an emailed code", { timeout: TIMEOUT }, async () => {
-    const page = await openApp(await newContext(), "default");
+    const page = await openApp(await env.newContext(), "default");
     await shows(page.locator("#user"), "Logged out");
     const email = freshEmail();
 
@@ -138,7 +81,7 @@ describe("the SDK in a browser", { skip }, () => {
     await code.waitFor();
     await dialog.getByText(`We sent a code to ${email}`).waitFor();
     await page.screenshot({ path: artifactPath("login-dialog-in-app.png") });
-    await code.fill(await t.codeFor(email));
+    await code.fill(await env.t.codeFor(email));
     await dialog.getByRole("button", { name: "Log in" }).click();
 
     await shows(page.locator("#user"), `Logged in as ${email}`);
@@ -151,7 +94,7 @@ describe("the SDK in a browser", { skip }, () => {
   test("custom dialog: a wrong code shows INVALID_OTP, the right one logs in", {
     timeout: TIMEOUT,
   }, async () => {
-    const page = await openApp(await newContext(), "custom");
+    const page = await openApp(await env.newContext(), "custom");
     await shows(page.locator("#user"), "Logged out");
     assert.equal(
       await page.locator("meshauth-login-dialog").count(),
@@ -166,7 +109,7 @@ describe("the SDK in a browser", { skip }, () => {
     await ask.getByRole("button", { name: "Send code" }).click();
     const otp = page.getByRole("dialog", { name: "Enter your code" });
     await shows(otp.getByRole("alert"), `We sent a code to ${email}. Enter it below.`);
-    const code = await t.codeFor(email);
+    const code = await env.t.codeFor(email);
     await otp.getByLabel("Code", { exact: true }).fill(code === "00000000" ? "11111111" : "00000000");
     await otp.getByRole("button", { name: "Log in" }).click();
     await shows(otp.getByRole("alert"), "That code is not right. Check the email and try again.");
@@ -182,7 +125,7 @@ describe("the SDK in a browser", { skip }, () => {
   test("custom dialog: cancel rejects login() with an AbortError and stores nothing", {
     timeout: TIMEOUT,
   }, async () => {
-    const page = await openApp(await newContext(), "custom");
+    const page = await openApp(await env.newContext(), "custom");
     await page.locator("#login").click();
     const ask = page.getByRole("dialog", { name: "Log in" });
     await ask.getByLabel("Email", { exact: true }).fill(freshEmail());
@@ -197,7 +140,7 @@ describe("the SDK in a browser", { skip }, () => {
   });
 
   test("the private key cannot be exported and survives a reload", { timeout: TIMEOUT }, async () => {
-    const page = await openApp(await newContext());
+    const page = await openApp(await env.newContext());
     const email = await loginWithCustomDialog(page);
     const key = () =>
       page.evaluate(async () => {
@@ -234,7 +177,7 @@ describe("the SDK in a browser", { skip }, () => {
   });
 
   test("two tabs refreshing at the same moment keep one valid session", { timeout: TIMEOUT }, async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     const a = await openApp(context);
     const email = await loginWithCustomDialog(a);
     const b = await openApp(context);
@@ -262,7 +205,7 @@ describe("the SDK in a browser", { skip }, () => {
     assert.equal(postsA.count + postsB.count, rounds, "one refresh per round; the other tab adopts it");
     const stored = await storedSession(a);
     assert.ok(stored);
-    assert.equal(await t.isActive(stored.refreshToken), true, "the stored refresh token is live");
+    assert.equal(await env.t.isActive(stored.refreshToken), true, "the stored refresh token is live");
     await shows(a.locator("#user"), `Logged in as ${email}`);
     await shows(b.locator("#user"), `Logged in as ${email}`);
 
@@ -287,13 +230,13 @@ describe("the SDK in a browser", { skip }, () => {
       ),
       rotated.accessTokenExpiresAt,
     );
-    assert.equal(await t.isActive(rotated.refreshToken), true);
+    assert.equal(await env.t.isActive(rotated.refreshToken), true);
   });
 
   test("background refresh: due in two tabs at once, done once, before the token runs out", {
     timeout: TIMEOUT,
   }, async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     // The pages' clocks (Date, timers) can be moved forward; the hub keeps real time, so
     // the SDK also meets a clock_skew answer and must correct its proofs.
     await context.clock.install();
@@ -305,7 +248,7 @@ describe("the SDK in a browser", { skip }, () => {
     for (const page of [a, b]) {
       page.on("response", (response) => {
         const request = response.request();
-        if (request.method() === "POST" && request.url() === `${t.hub.url}/token` && response.ok()) {
+        if (request.method() === "POST" && request.url() === `${env.t.hub.url}/token` && response.ok()) {
           refreshes.count++;
         }
       });
@@ -334,7 +277,7 @@ describe("the SDK in a browser", { skip }, () => {
     );
     assert.equal(refreshes.count, 1, "one refresh for both tabs");
     assert.equal(perSecond, 0, "nothing changes while nothing happens");
-    assert.equal(await t.isActive(stored.refreshToken), true);
+    assert.equal(await env.t.isActive(stored.refreshToken), true);
     for (const page of [a, b]) {
       await shows(page.locator("#user"), `Logged in as ${email}`);
       await shows(page.locator("#status"), "active");
@@ -348,7 +291,7 @@ describe("the SDK in a browser", { skip }, () => {
   test("a session revoked on the hub ends in every tab, and every tab is told", {
     timeout: TIMEOUT,
   }, async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     const a = await openApp(context);
     const email = await loginWithCustomDialog(a);
     const b = await openApp(context);
@@ -363,9 +306,9 @@ describe("the SDK in a browser", { skip }, () => {
     assert.deepEqual([await told(a), await told(b)], [["not_logged_in"], []]);
 
     const userId = await a.evaluate(() => (window as unknown as ClientPage).client.currentUser.value.userId);
-    const revoked = await t.admin(
+    const revoked = await env.t.admin(
       "DELETE",
-      `/apps/${t.app.id}/users/${encodeURIComponent(userId!)}/sessions`,
+      `/apps/${env.t.app.id}/users/${encodeURIComponent(userId!)}/sessions`,
     );
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     const refreshed = await a.evaluate(() =>
@@ -394,12 +337,12 @@ describe("the SDK in a browser", { skip }, () => {
   test("a refresh token copied out of IndexedDB is refused from another key", {
     timeout: TIMEOUT,
   }, async () => {
-    const page = await openApp(await newContext());
+    const page = await openApp(await env.newContext());
     const email = await loginWithCustomDialog(page);
     const stolen = (await storedSession(page))!.refreshToken;
 
     const thief = await generateDpopKeyPair();
-    const tokenUrl = `${t.hub.url}/token`;
+    const tokenUrl = `${env.t.hub.url}/token`;
     const res = await fetch(tokenUrl, {
       method: "POST",
       headers: {
@@ -411,7 +354,11 @@ describe("the SDK in a browser", { skip }, () => {
           htu: tokenUrl,
         }),
       },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: stolen, client_id: t.app.id }),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: stolen,
+        client_id: env.t.app.id,
+      }),
     });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: string }).error, "invalid_grant");
@@ -423,22 +370,22 @@ describe("the SDK in a browser", { skip }, () => {
     });
     assert.deepEqual(user, { isLoggedIn: true, email });
     await shows(page.locator("#user"), `Logged in as ${email}`);
-    assert.equal(await t.isActive((await storedSession(page))!.refreshToken), true);
+    assert.equal(await env.t.isActive((await storedSession(page))!.refreshToken), true);
   });
 
   test("logout revokes the session on the hub and every tab shows it", { timeout: TIMEOUT }, async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     const page = await openApp(context);
     const email = await loginWithCustomDialog(page);
     const token = (await storedSession(page))!.refreshToken;
-    assert.equal(await t.isActive(token), true);
+    assert.equal(await env.t.isActive(token), true);
     const other = await openApp(context);
     await shows(other.locator("#user"), `Logged in as ${email}`);
 
     const result = await page.evaluate(() => (window as unknown as ClientPage).client.logout());
     assert.deepEqual(result, { revokedOnHub: true, pending: false });
     await shows(page.locator("#user"), "Logged out");
-    assert.equal(await t.isActive(token), false);
+    assert.equal(await env.t.isActive(token), false);
     assert.equal(await storedSession(page), undefined);
     await shows(other.locator("#user"), "Logged out");
     await reload(page);
@@ -448,7 +395,7 @@ describe("the SDK in a browser", { skip }, () => {
   test("offline: the person stays logged in, and back online it all catches up", {
     timeout: TIMEOUT,
   }, async () => {
-    const context = await newContext();
+    const context = await env.newContext();
     const page = await openApp(context);
     const email = await loginWithCustomDialog(page);
     await shows(page.locator("#status"), "active");
@@ -478,18 +425,19 @@ describe("the SDK in a browser", { skip }, () => {
     assert.deepEqual(result, { revokedOnHub: false, pending: true });
     await shows(page.locator("#user"), "Logged out");
     assert.equal(await storedSession(page), undefined);
-    assert.equal(await t.isActive(token), true, "not revoked while offline");
+    assert.equal(await env.t.isActive(token), true, "not revoked while offline");
     // Nothing but the browser's "online" event triggers the retry.
     await context.setOffline(false);
     const deadline = Date.now() + 5_000;
-    while ((await t.isActive(token)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await t.isActive(token), false, "revoked once the browser is online again");
+    while ((await env.t.isActive(token)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await env.t.isActive(token), false, "revoked once the browser is online again");
   });
 
   test("client.fetch calls the app's API with a DPoP-bound token", { timeout: TIMEOUT }, async () => {
-    const api = await startResourceServer(t.hub.url, t.app.id);
+    const api = await startResourceServer(env.t.hub.url, env.t.app.id);
     try {
-      const page = await openApp(await newContext());
+      const page = await openApp(await env.newContext());
       await loginWithCustomDialog(page);
       const answer = await page.evaluate(async (url) => {
         const { client } = window as unknown as ClientPage;

@@ -8,13 +8,26 @@
 //   const js = await bundle(new URL("./fixtures/page.ts", import.meta.url).pathname);
 //   const site = await startStaticServer({ "/": html, "/page.js": js });
 //   const browser = await launchBrowser();
+//
+// Pages that talk to a real hub: `browserSuite` sets up the site, the hub and Chromium
+// for a file or a `describe`, and opens watched pages.
+import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
+import { after, afterEach, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type BuildFailure, build } from "esbuild";
-import { type Browser, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Locator,
+  type Page,
+} from "playwright-core";
+import type { SdkTestHub } from "../helpers/hub.js";
 
 /** The repository's root directory. */
 export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -202,6 +215,90 @@ export function watchPage(page: Page, options: { echo?: boolean } = {}): PageWat
     assertNoErrors(ignore) {
       const left = ignore ? errors.filter((e) => !ignore.test(e)) : errors;
       if (left.length > 0) throw new Error(`the page reported errors:\n${left.join("\n")}`);
+    },
+  };
+}
+
+/** Waits until `locator` shows `expected`; fails with what it does show. */
+export async function shows(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const actual = (await locator.textContent({ timeout }).catch(() => null)) ?? "";
+    if (typeof expected === "string" ? actual === expected : expected.test(actual)) return;
+    if (Date.now() > deadline) assert.fail(`the page shows ${JSON.stringify(actual)}, expected ${expected}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface BrowserSuite {
+  /** The hub (with its SMTP server) whose app admits the site's origin. */
+  readonly t: SdkTestHub;
+  /** A new browser profile (its own storage, locks and broadcast channels), closed after the test. */
+  newContext(): Promise<BrowserContext>;
+  /** Opens `path` on the site in a new page of `context` (default: a new context), its errors watched. */
+  open(path: string, context?: BrowserContext): Promise<Page>;
+}
+
+/**
+ * Registers node:test hooks (call it at the top of a file or in a `describe`) that
+ * before the tests serve the routes `routes()` makes (bundling, say), start a hub whose
+ * app lists the site's origin, and launch Chromium. After each test, the
+ * contexts it made are closed and it fails on anything its pages reported as errors.
+ * Does nothing where `browserSkipReason()` says browser tests cannot run.
+ */
+export function browserSuite(
+  routes: () => Promise<Record<string, Route>>,
+  options: { context?: BrowserContextOptions } = {},
+): BrowserSuite {
+  const skip = browserSkipReason();
+  let browser: Browser | undefined;
+  let site: StaticServer | undefined;
+  let hub: SdkTestHub | undefined;
+  const contexts: BrowserContext[] = [];
+  const watches: PageWatch[] = [];
+
+  before(async () => {
+    if (skip) return;
+    site = await startStaticServer(await routes());
+    // Loaded only here, so that tests without a hub (dialog.test.ts) do not load the server.
+    const { startSdkHub } = await import("../helpers/hub.js");
+    // Not in development mode: the page's origin is admitted only because the app lists it.
+    hub = await startSdkHub({ app: { corsOrigins: [site.url] } });
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    const seen = watches.splice(0);
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+    // Answers like 400 (a wrong code) or 401 (a nonce challenge) are logged by Chromium
+    // as failed resource loads; anything else the pages reported is a failure.
+    for (const watch of seen) watch.assertNoErrors(/Failed to load resource/);
+  });
+  after(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close().catch(() => {})));
+    await browser?.close();
+    await hub?.close();
+    await site?.close();
+  });
+
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("browserSuite: used before its before() hook ran");
+    return value;
+  };
+  const newContext = async () => {
+    const context = await started(browser).newContext(options.context);
+    contexts.push(context);
+    return context;
+  };
+  return {
+    get t() {
+      return started(hub);
+    },
+    newContext,
+    async open(path, context) {
+      const page = await (context ?? (await newContext())).newPage();
+      watches.push(watchPage(page));
+      await page.goto(`${started(site).url}${path}`);
+      return page;
     },
   };
 }
