@@ -51,6 +51,7 @@ export class Client implements MeshauthClient {
   readonly #api: HubApi;
   readonly #options: ClientOptions;
   readonly #ready: Promise<CurrentUser>;
+  readonly #apiOrigins: Set<string>;
 
   #session: StoredSession | undefined;
   #keys: Promise<CryptoKeyPair> | undefined;
@@ -60,6 +61,10 @@ export class Client implements MeshauthClient {
   #expiringTimer: Timer | undefined;
   #retryAttempt = 0;
   #expiringNotified: number | undefined;
+  #generation = 0;
+  #loginAbort: AbortController | undefined;
+  /** A fresh access token an API refused anyway (see fetch). */
+  #refusedFresh: string | undefined;
   #closed = false;
   readonly #cleanups: (() => void)[] = [];
 
@@ -77,6 +82,11 @@ export class Client implements MeshauthClient {
     );
     this.#api = new HubApi(options.hub, options.appId, this.#transport, this.#clock);
     this.hub = this.#api.base.href.replace(/\/$/, "");
+    this.#apiOrigins = new Set([
+      this.#api.base.origin,
+      ...(typeof location === "undefined" ? [] : [location.origin]),
+      ...(options.apiOrigins ?? []).map((o) => new URL(o).origin),
+    ]);
     this.#interactions = new Interactions(
       options.customLoginGui
         ? undefined
@@ -165,10 +175,14 @@ export class Client implements MeshauthClient {
 
   /** Makes `session` the current one (or none), with its timers. */
   async #adopt(session: StoredSession | undefined, status: SessionStatus = "active"): Promise<void> {
+    // Adoptions may overlap (each awaits the key); only the latest one may win.
+    const generation = ++this.#generation;
     if (session && session.identity.peerKey !== (await this.deviceKeyThumbprint())) {
-      // Bound to another key (the key was reset or replaced): unusable here.
-      session = undefined;
+      // Another tab or process may have replaced the key: read it again before giving up.
+      this.#keys = undefined;
+      if (session.identity.peerKey !== (await this.deviceKeyThumbprint())) session = undefined;
     }
+    if (generation !== this.#generation) return;
     this.#session = session;
     this.#refreshTimer?.cancel();
     this.#expiringTimer?.cancel();
@@ -184,7 +198,8 @@ export class Client implements MeshauthClient {
       session.issuedAt ?? session.accessTokenExpiresAt - 60_000,
       session.accessTokenExpiresAt,
     );
-    if (at < end) this.#refreshTimer = runAt(at, () => void this.#backgroundRefresh());
+    // Past the session's end a refresh can only learn that it is over, which is worth knowing.
+    this.#refreshTimer = runAt(Math.min(at, end), () => void this.#backgroundRefresh());
     if (Number.isFinite(end)) {
       const soon = (this.#options.expiringSoonSeconds ?? 300) * 1000;
       this.#expiringTimer = runAt(end - soon, () => {
@@ -199,10 +214,14 @@ export class Client implements MeshauthClient {
   /** Another tab or process changed the stored session: follow it without a request. */
   async #adoptStored(): Promise<void> {
     try {
-      const stored = await this.store.loadSession();
-      if (stored?.refreshToken === this.#session?.refreshToken) return;
       const had = this.#session !== undefined;
-      await this.#adopt(stored);
+      const changed = await this.store.exclusive(REFRESH_LOCK, async () => {
+        const stored = await this.store.loadSession();
+        if (stored?.refreshToken === this.#session?.refreshToken) return false;
+        await this.#adopt(stored);
+        return true;
+      });
+      if (!changed) return;
       // Logged out, or the session ended, in another tab or process: this one must know too.
       if (had && !this.#session) {
         this.#events.emit(
@@ -221,23 +240,33 @@ export class Client implements MeshauthClient {
 
   /** The session has ended on the hub: forget it and tell the app. */
   async #ended(error: MeshauthClientError, refreshToken: string): Promise<void> {
-    await this.store.exclusive(REFRESH_LOCK, async () => {
+    const over = await this.store.exclusive(REFRESH_LOCK, async () => {
       const stored = await this.store.loadSession().catch(() => undefined);
-      if (stored?.refreshToken === refreshToken || stored === undefined) await this.store.deleteSession();
+      // A new login since (here or elsewhere) is not what ended.
+      if (stored && stored.refreshToken !== refreshToken) {
+        await this.#adopt(stored);
+        return false;
+      }
+      await this.store.deleteSession();
+      await this.#adopt(undefined);
+      return true;
     });
-    await this.#adopt(undefined);
-    this.#events.emit("authenticationRequired", error);
+    if (over) this.#events.emit("authenticationRequired", error);
   }
 
+  /** Stores and adopts under the lock, so a concurrent logout or refresh cannot interleave. */
   async #save(session: StoredSession): Promise<void> {
-    await this.store.exclusive(REFRESH_LOCK, () => this.store.saveSession(session));
-    await this.#adopt(session);
+    await this.store.exclusive(REFRESH_LOCK, async () => {
+      await this.store.saveSession(session);
+      await this.#adopt(session);
+    });
   }
 
   // ---- refresh ------------------------------------------------------------------
 
-  refresh(): Promise<CurrentUser> {
-    return this.#refresh(true).then(() => this.#currentUser.value);
+  async refresh(): Promise<CurrentUser> {
+    if (!(await this.#refresh(true))) throw new MeshauthClientError("not_logged_in", "log in first");
+    return this.#currentUser.value;
   }
 
   /**
@@ -252,23 +281,31 @@ export class Client implements MeshauthClient {
       const known = this.#session?.refreshToken;
       let used: string | undefined;
       try {
+        const had = this.#session !== undefined;
         const next = await this.store.exclusive(REFRESH_LOCK, async () => {
-          const stored = await this.store.loadSession();
-          if (!stored) return undefined;
-          const fresh = stored.accessTokenExpiresAt - Date.now() > 10_000;
+          let session = await this.store.loadSession();
+          const fresh = session !== undefined && session.accessTokenExpiresAt - Date.now() > 10_000;
           // Rotated by another tab or process while we waited: that refresh is ours too.
-          if (fresh && (stored.refreshToken !== known || !force)) return stored;
-          used = stored.refreshToken;
-          this.#setStatus("refreshing");
-          const session = await this.#api.token(
-            { grant_type: "refresh_token", refresh_token: stored.refreshToken, client_id: this.appId },
-            await this.deviceKeyThumbprint(),
-          );
-          await this.store.saveSession(session);
+          if (session && !(fresh && (session.refreshToken !== known || !force))) {
+            used = session.refreshToken;
+            this.#setStatus("refreshing");
+            session = await this.#api.token(
+              { grant_type: "refresh_token", refresh_token: session.refreshToken, client_id: this.appId },
+              await this.deviceKeyThumbprint(),
+            );
+            await this.store.saveSession(session);
+          }
+          await this.#adopt(session);
           return session;
         });
         this.#retryAttempt = 0;
-        await this.#adopt(next);
+        if (used !== undefined) void this.#retryPendingRevocations();
+        if (had && !next) {
+          this.#events.emit(
+            "authenticationRequired",
+            new MeshauthClientError("not_logged_in", "the session ended in another tab or process; log in"),
+          );
+        }
         return next;
       } catch (e) {
         const error = toClientError(e);
@@ -323,17 +360,27 @@ export class Client implements MeshauthClient {
 
   async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = new Request(input, init);
-    const send = async () => this.#transport.send(request, await this.getAccessToken());
-    const response = await send();
-    // An access token the server calls invalid may just be expired by its clock: refresh once.
-    if (
-      response.status === 401 &&
-      /error="invalid_token"/.test(response.headers.get("WWW-Authenticate") ?? "")
-    ) {
-      await this.#refresh(true);
-      return send();
+    const origin = new URL(request.url).origin;
+    // The token (and the user info in it) goes only where the app said its API is.
+    if (!this.#apiOrigins.has(origin)) {
+      throw new MeshauthClientError(
+        "invalid_request",
+        `client.fetch sends the access token only to the hub and the apiOrigins option; add "${origin}" to apiOrigins`,
+      );
     }
-    return response;
+    const trustClock = origin === new URL(this.hub).origin;
+    const sent = await this.getAccessToken();
+    const response = await this.#transport.send(request, sent, { trustClock });
+    if (!refusedToken(response)) return response;
+    // Refused: maybe expired by the API's clock, so refresh and retry once. If the API
+    // refuses the fresh token too, it will not be refreshed for this API again: a broken
+    // API must not turn every call into a rotation.
+    if (this.#session?.accessToken === sent && this.#refusedFresh !== sent) await this.#refresh(true);
+    const current = await this.getAccessToken();
+    if (current === sent) return response;
+    const retried = await this.#transport.send(request, current, { trustClock });
+    if (refusedToken(retried)) this.#refusedFresh = current;
+    return retried;
   }
 
   // ---- login --------------------------------------------------------------------
@@ -364,7 +411,17 @@ export class Client implements MeshauthClient {
 
   async #exchange(token: string, provider: string, signal?: AbortSignal): Promise<CurrentUser> {
     await this.#ready.catch(() => {});
-    const session = await this.#api.token(
+    try {
+      await this.#replaceSession(await this.#exchangeSession(token, provider, signal));
+    } catch (e) {
+      throw signal?.aborted ? abortError() : e;
+    }
+    return this.#currentUser.value;
+  }
+
+  /** RFC 8693: the provider checks the credential, the hub answers a session for this key. */
+  async #exchangeSession(token: string, provider: string, signal?: AbortSignal): Promise<StoredSession> {
+    return this.#api.token(
       {
         grant_type: TOKEN_EXCHANGE_GRANT,
         client_id: this.appId,
@@ -377,8 +434,6 @@ export class Client implements MeshauthClient {
       await this.deviceKeyThumbprint(),
       signal,
     );
-    await this.#replaceSession(session);
-    return this.#currentUser.value;
   }
 
   #methods(): LoginMethod[] {
@@ -397,6 +452,7 @@ export class Client implements MeshauthClient {
   async #interactiveLogin(hints: LoginHints): Promise<CurrentUser> {
     await this.#ready.catch(() => {});
     const controller = new AbortController();
+    this.#loginAbort = controller;
     const signal = hints.signal ? anySignal(hints.signal, controller.signal) : controller.signal;
     const ask = (request: AskRequest) => this.#interactions.ask(request, signal);
     try {
@@ -406,7 +462,7 @@ export class Client implements MeshauthClient {
       try {
         session = await this.#runMethod(method, hints, ask, signal);
       } catch (e) {
-        if (isAbortError(e)) throw e;
+        if (isAbortError(e) || signal.aborted) throw abortError();
         const error = toClientError(e);
         // The person sees why, then login() rejects with the same typed error.
         await ask({
@@ -417,10 +473,15 @@ export class Client implements MeshauthClient {
         }).catch(() => {});
         throw error;
       }
+      signal.throwIfAborted();
       await this.#replaceSession(session);
       return this.#currentUser.value;
+    } catch (e) {
+      // Cancelled however (dialog, signal, close()): one error type, nothing kept.
+      throw isAbortError(e) || signal.aborted ? abortError() : e;
     } finally {
       controller.abort();
+      if (this.#loginAbort === controller) this.#loginAbort = undefined;
       this.#interactions.clear();
     }
   }
@@ -497,11 +558,8 @@ export class Client implements MeshauthClient {
         });
         return this.#api.toSession(res, jkt);
       }
-      case "provider": {
-        const token = await method.getToken({ signal });
-        await this.#exchange(token, method.provider, signal);
-        return this.#session!;
-      }
+      case "provider":
+        return this.#exchangeSession(await method.getToken({ signal }), method.provider, signal);
     }
   }
 
@@ -537,11 +595,11 @@ export class Client implements MeshauthClient {
     }
     let refreshToken: string | undefined;
     await this.store.exclusive(REFRESH_LOCK, async () => {
-      refreshToken = (await this.store.loadSession().catch(() => undefined))?.refreshToken;
+      refreshToken =
+        (await this.store.loadSession().catch(() => undefined))?.refreshToken ?? this.#session?.refreshToken;
       await this.store.deleteSession();
+      await this.#adopt(undefined);
     });
-    refreshToken ??= this.#session?.refreshToken;
-    await this.#adopt(undefined);
     const result = refreshToken
       ? await this.#revokeOrQueue(refreshToken)
       : { revokedOnHub: false, pending: false };
@@ -595,12 +653,20 @@ export class Client implements MeshauthClient {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#loginAbort?.abort();
     this.#refreshTimer?.cancel();
     this.#expiringTimer?.cancel();
     this.#interactions.clear();
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     await this.store.close?.();
   }
+}
+
+/** A 401 that says the access token itself was not accepted. */
+function refusedToken(response: Response): boolean {
+  return (
+    response.status === 401 && /error="invalid_token"/.test(response.headers.get("WWW-Authenticate") ?? "")
+  );
 }
 
 export function toClientError(e: unknown): MeshauthClientError {

@@ -82,6 +82,16 @@ export class HubApi {
     if (!aud.includes(this.appId)) {
       throw new MeshauthClientError("invalid_response", `the access token is not for app ${this.appId}`);
     }
+    if (typeof res.token_type !== "string" || res.token_type.toLowerCase() !== "dpop") {
+      throw invalid('token_type ("DPoP")');
+    }
+    // The identity shown to the app must be the one the token carries.
+    if (identity.userId !== claims.sub || identity.peerKey !== jkt || identity.appId !== this.appId) {
+      throw new MeshauthClientError(
+        "invalid_response",
+        "the identity in the token answer does not match its access token (user, device key or app)",
+      );
+    }
     const now = Date.now();
     const skew = this.clock.offsetMs;
     return {

@@ -55,7 +55,11 @@ export class DpopTransport {
    * Sends `request` with a fresh proof (and `Authorization: DPoP <token>` when a token
    * is given). The request is cloned per attempt, so its body can be sent twice.
    */
-  async send(request: Request, accessToken?: string): Promise<Response> {
+  async send(
+    request: Request,
+    accessToken?: string,
+    options: { trustClock?: boolean } = {},
+  ): Promise<Response> {
     const origin = new URL(request.url).origin;
     let nonceRetried = false;
     let skewRetried = false;
@@ -81,7 +85,13 @@ export class DpopTransport {
         nonceRetried = true;
         continue;
       }
-      if (challenge.error === "clock_skew" && typeof challenge.serverTime === "number" && !skewRetried) {
+      // Only the hub's word on the time counts: an API could otherwise skew every proof.
+      if (
+        challenge.error === "clock_skew" &&
+        typeof challenge.serverTime === "number" &&
+        options.trustClock !== false &&
+        !skewRetried
+      ) {
         skewRetried = true;
         this.signer.clock.learn(challenge.serverTime);
         continue;

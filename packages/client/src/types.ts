@@ -84,6 +84,12 @@ export interface ClientOptions {
   clearLocalData?: () => void | Promise<void>;
   /** When `authenticationExpiringSoon` fires, in seconds before the session ends. Default 300. */
   expiringSoonSeconds?: number;
+  /**
+   * Origins (or URLs) of the app's own APIs that `client.fetch` may send the access
+   * token to. The hub and, in a browser, the page's own origin are always included;
+   * `client.fetch` to anywhere else throws instead of leaking the token.
+   */
+  apiOrigins?: (string | URL)[];
   /** The fetch to use (tests, proxies). Default: globalThis.fetch. */
   fetch?: typeof fetch;
 }

@@ -409,7 +409,7 @@ describe("calling the app's API", () => {
   test("client.fetch sends a DPoP-bound token and answers the API's nonce challenge", async () => {
     const api = await startResourceServer(t.hub.url, t.app.id);
     try {
-      const client = newClient();
+      const client = newClient(undefined, { apiOrigins: [api.url] });
       const user = await emailLogin(client);
       const res = await client.fetch(`${api.url}/notes?x=1`);
       assert.equal(res.status, 200);
@@ -427,6 +427,83 @@ describe("calling the app's API", () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe("calling other origins", () => {
+  test("client.fetch refuses to send the token to an origin not in apiOrigins", async () => {
+    const api = await startResourceServer(t.hub.url, t.app.id);
+    try {
+      const client = newClient();
+      await emailLogin(client);
+      await assert.rejects(
+        client.fetch(`${api.url}/notes`),
+        (e: MeshauthClientError) => e.code === "invalid_request" && e.message.includes("apiOrigins"),
+      );
+      assert.equal(api.log.length, 0, "nothing was sent");
+    } finally {
+      await api.close();
+    }
+  });
+
+  test("an API that always answers invalid_token costs one refresh, not one per call", async () => {
+    const { createServer } = await import("node:http");
+    const api = createServer((_req, res) => {
+      res.writeHead(401, { "www-authenticate": 'DPoP error="invalid_token"' }).end();
+    });
+    await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+    try {
+      const client = newClient(undefined, { apiOrigins: [url] });
+      await emailLogin(client);
+      const first = storedRefreshToken(client.dir);
+      assert.equal((await client.fetch(`${url}/x`)).status, 401);
+      const second = storedRefreshToken(client.dir);
+      assert.notEqual(second, first, "one refresh, in case the token had expired by the API's clock");
+      for (let i = 0; i < 3; i++) assert.equal((await client.fetch(`${url}/x`)).status, 401);
+      assert.equal(storedRefreshToken(client.dir), second, "no further rotations");
+    } finally {
+      await new Promise((r) => api.close(r));
+    }
+  });
+});
+
+describe("races and cancels", () => {
+  test("logout during a refresh leaves the client logged out", async () => {
+    for (let round = 0; round < 5; round++) {
+      const client = newClient();
+      await emailLogin(client);
+      const [, out] = await Promise.allSettled([client.refresh(), client.logout({ force: true })]);
+      assert.equal(out.status, "fulfilled");
+      assert.equal(client.currentUser.value.isLoggedIn, false, `round ${round}`);
+      await assert.rejects(client.getAccessToken(), (e: MeshauthClientError) => e.code === "not_logged_in");
+    }
+  });
+
+  test("close() during an open login dialog rejects login() with an AbortError", async () => {
+    const client = newClient();
+    const done = client.login();
+    await nextInteraction(client, "email");
+    await client.close();
+    await assert.rejects(done, (e: MeshauthClientError) => e.code === "aborted");
+  });
+
+  test("an AbortSignal during a network step rejects with code aborted", async () => {
+    const client = newClient();
+    const controller = new AbortController();
+    const done = client.login({ signal: controller.signal, email: freshEmail() });
+    await nextInteraction(client, "otp");
+    controller.abort("the app changed its mind");
+    await assert.rejects(done, (e: MeshauthClientError) => e.name === "AbortError" && e.code === "aborted");
+    // A new login is not stuck behind the old one.
+    const again = client.login();
+    (await nextInteraction(client, "email")).onCancel();
+    await assert.rejects(again, (e: Error) => isAbortError(e));
+  });
+
+  test("refresh() when logged out says so", async () => {
+    const client = newClient();
+    await assert.rejects(client.refresh(), (e: MeshauthClientError) => e.code === "not_logged_in");
   });
 });
 

@@ -22,31 +22,44 @@ export class Interactions {
   /** `dialog` draws interactions for apps without their own; undefined when the app draws them. */
   constructor(private readonly dialog: DialogAttacher | undefined) {}
 
+  /** Rejects the question still waiting for an answer, if any. */
+  #withdraw: (() => void) | undefined;
+
   async ask(request: AskRequest, signal?: AbortSignal): Promise<Record<string, string>> {
     await this.#ensureDialog();
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw abortError();
     return new Promise((resolve, reject) => {
       let settled = false;
-      const settle = (fn: () => void) => {
-        if (settled || this.current.value !== interaction) return;
+      const finish = (fn: () => void) => {
+        if (settled) return;
         settled = true;
-        signal?.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", withdraw);
+        if (this.#withdraw === withdraw) this.#withdraw = undefined;
         fn();
       };
-      const onAbort = () => settle(() => reject(abortError()));
+      // Aborting, or replacing the question (another ask, clear()), always settles it.
+      const withdraw = () => finish(() => reject(abortError()));
+      // A dialog's buttons only count while it shows the current question.
+      const answer = (fn: () => void) => {
+        if (this.current.value === interaction) finish(fn);
+      };
       const interaction = {
         alerts: [],
         fields: {},
         ...request,
-        onSubmit: (values: Record<string, string>) => settle(() => resolve({ ...values })),
-        onCancel: () => settle(() => reject(abortError())),
+        onSubmit: (values: Record<string, string>) => answer(() => resolve({ ...values })),
+        onCancel: () => answer(() => reject(abortError())),
       } as UserInteraction;
-      signal?.addEventListener("abort", onAbort, { once: true });
+      signal?.addEventListener("abort", withdraw, { once: true });
+      this.#withdraw?.();
+      this.#withdraw = withdraw;
       this.current.set(interaction);
     });
   }
 
+  /** Takes the question away; one still unanswered rejects with an AbortError. */
   clear(): void {
+    this.#withdraw?.();
     this.current.set(undefined);
   }
 

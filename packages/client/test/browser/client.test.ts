@@ -25,8 +25,12 @@ let counter = 0;
 const freshEmail = () => `reader${++counter}@example.com`;
 
 /** Opens the app page in `context` and waits until it has read its stored session. */
-async function openApp(context: BrowserContext, mode: "default" | "custom" = "custom"): Promise<Page> {
-  const query = new URLSearchParams({ hub: env.t.hub.url, app: env.t.app.id, mode });
+async function openApp(
+  context: BrowserContext,
+  mode: "default" | "custom" = "custom",
+  extra: Record<string, string> = {},
+): Promise<Page> {
+  const query = new URLSearchParams({ hub: env.t.hub.url, app: env.t.app.id, mode, ...extra });
   const page = await env.open(`/?${query}`, context);
   await page.locator("body[data-ready]").waitFor();
   return page;
@@ -437,7 +441,7 @@ describe("the SDK in a browser", { skip }, () => {
   test("client.fetch calls the app's API with a DPoP-bound token", { timeout: TIMEOUT }, async () => {
     const api = await startResourceServer(env.t.hub.url, env.t.app.id);
     try {
-      const page = await openApp(await env.newContext());
+      const page = await openApp(await env.newContext(), "custom", { api: api.url });
       await loginWithCustomDialog(page);
       const answer = await page.evaluate(async (url) => {
         const { client } = window as unknown as ClientPage;
