@@ -2,7 +2,7 @@ import { createCertificateSigningRequest, type Identity, inspectCertificate } fr
 import { MeshauthClientError } from "./errors.js";
 import { type ObservableValue, State } from "./observable.js";
 import type { StoredCertificate } from "./stores/types.js";
-import { runAt, type Timer } from "./timers.js";
+import { backoff, runAt, type Timer } from "./timers.js";
 import { errorFrom } from "./transport.js";
 import type { MeshauthClient } from "./types.js";
 
@@ -24,6 +24,8 @@ export interface DeviceCertificateOptions {
   renewBeforeSeconds?: number;
   /** Renew in the background (before expiry, and when the identity changes). Default true. */
   autoRenew?: boolean;
+  /** A background renewal failed; it is retried with backoff (1 s doubling to 5 min). */
+  onError?: (error: MeshauthClientError) => void;
 }
 
 export interface DeviceCertificates {
@@ -51,6 +53,26 @@ export function deviceCertificates(
   let timer: Timer | undefined;
   let pending: Promise<DeviceCertificate> | undefined;
   let stopped = false;
+  let failures = 0;
+
+  /** Background renewal: on failure, report and try again later (a device may be offline). */
+  const renewInBackground = (): void => {
+    renew().then(
+      () => {
+        failures = 0;
+      },
+      (e: unknown) => {
+        options.onError?.(
+          e instanceof MeshauthClientError
+            ? e
+            : new MeshauthClientError("internal_error", String(e), { cause: e }),
+        );
+        if (stopped || !client.currentUser.value.isLoggedIn) return;
+        timer?.cancel();
+        timer = runAt(Date.now() + backoff(failures++), renewInBackground);
+      },
+    );
+  };
 
   const renewBefore = (c: { expiresAt: Date }, issued: number) => {
     if (options.renewBeforeSeconds !== undefined) return options.renewBeforeSeconds * 1000;
@@ -89,7 +111,7 @@ export function deviceCertificates(
     current.set(certificate);
     timer?.cancel();
     if (!stopped && options.autoRenew !== false) {
-      timer = runAt(c.expiresAt.getTime() - renewBefore(c, issuedAt), () => void renew().catch(() => {}));
+      timer = runAt(c.expiresAt.getTime() - renewBefore(c, issuedAt), renewInBackground);
     }
     return certificate;
   }
@@ -139,12 +161,19 @@ export function deviceCertificates(
   // A new identity (refreshed permissions, another user) needs a new certificate.
   const subscription = client.currentUser.subscribe((user) => {
     const c = current.value;
-    if (stopped || options.autoRenew === false || !c || !user.isLoggedIn) return;
+    if (stopped || !c) return;
+    // Logged out: the certificate speaks for someone who is no longer here.
+    if (!user.isLoggedIn) {
+      timer?.cancel();
+      current.set(undefined);
+      return;
+    }
+    if (options.autoRenew === false) return;
     if (
       c.identity.userId !== user.userId ||
       JSON.stringify(c.identity.permissions) !== JSON.stringify(user.permissions)
     ) {
-      void renew().catch(() => {});
+      renewInBackground();
     }
   });
 

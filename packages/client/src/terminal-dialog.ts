@@ -3,7 +3,7 @@
  * so a CLI gets email-code login with no UI code. `@meshauth/client/node` uses it when
  * stdin is a terminal and the app has no dialog of its own.
  */
-import { createInterface } from "node:readline/promises";
+import { createInterface, type Interface } from "node:readline/promises";
 import type { Readable, Writable } from "node:stream";
 import { type Alert, resolveText, type UserInteraction } from "./interaction/types.js";
 import type { ObservableValue } from "./observable.js";
@@ -15,33 +15,54 @@ export interface TerminalDialogOptions {
 
 const MARK: Record<Alert["type"], string> = { error: "✖", warning: "!", info: "›" };
 
-/** Answers interactions from `source` in the terminal; returns a function that stops it. */
+/**
+ * Answers interactions from `source` in the terminal; returns a function that stops it.
+ * The terminal is read only while a question is open, so a CLI exits when it is done.
+ */
 export function attachTerminalDialog(
   source: ObservableValue<UserInteraction | undefined>,
   options: TerminalDialogOptions = {},
 ): () => void {
+  const input = options.input ?? process.stdin;
   const output = options.output ?? process.stderr;
-  // One reader for the whole time, so input typed ahead is not lost between questions.
-  const rl = createInterface({ input: options.input ?? process.stdin, output, terminal: false });
+  let rl: Interface | undefined;
   let current: AbortController | undefined;
-  let ended = false;
-  // End of input (or Ctrl+C on a terminal) cancels, as the dialog's Cancel button would.
-  rl.once("close", () => {
-    ended = true;
-    const interaction = source.value;
-    if (current && !current.signal.aborted && interaction) {
-      current.abort();
-      interaction.onCancel();
-    }
-  });
+
+  const stopReading = () => {
+    const open = rl;
+    rl = undefined;
+    open?.close();
+    // readline resumed the stream; pausing lets the process exit once nothing else runs.
+    if (input === process.stdin) input.pause();
+  };
+  // One reader across the questions of a login, so input typed ahead is not lost.
+  const reader = (): Interface => {
+    if (rl) return rl;
+    const opened = createInterface({ input, output, terminal: false });
+    rl = opened;
+    // End of input (or Ctrl+C on a terminal) cancels, as the dialog's Cancel button would.
+    opened.once("close", () => {
+      if (rl !== opened) return;
+      rl = undefined;
+      const interaction = source.value;
+      if (current && !current.signal.aborted && interaction) {
+        current.abort();
+        interaction.onCancel();
+      }
+    });
+    return opened;
+  };
 
   const subscription = source.subscribe((interaction) => {
     current?.abort();
     current = undefined;
-    if (!interaction || ended) return;
+    if (!interaction) {
+      stopReading();
+      return;
+    }
     const controller = new AbortController();
     current = controller;
-    const question = (text: string) => rl.question(text, { signal: controller.signal });
+    const question = (text: string) => reader().question(text, { signal: controller.signal });
     ask(interaction, question, output).then(
       (values) => {
         if (!controller.signal.aborted) interaction.onSubmit(values);
@@ -54,7 +75,7 @@ export function attachTerminalDialog(
   return () => {
     subscription.unsubscribe();
     current?.abort();
-    rl.close();
+    stopReading();
   };
 }
 

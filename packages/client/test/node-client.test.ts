@@ -522,6 +522,8 @@ describe("device certificates", () => {
     const renewed = await certs.renew();
     assert.notEqual(renewed.certificate, cert.certificate);
     assert.equal(certs.current.value?.certificate, renewed.certificate);
+    await client.logout();
+    assert.equal(certs.current.value, undefined, "a logged-out device stops presenting the certificate");
     certs.stop();
   });
 
