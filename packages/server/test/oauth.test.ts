@@ -160,10 +160,13 @@ for (const engine of engines()) {
       const { device, tokens } = await emailLogin(email);
       const r1 = await refresh(device, tokens.refresh_token);
       assert.equal(r1.status, 200);
+      // r1's token is used, so the first one is no retry after a lost answer (refresh-grace.test.ts).
+      const r2 = await refresh(device, r1.body.refresh_token);
+      assert.equal(r2.status, 200);
       const reuse = await refresh(device, tokens.refresh_token);
       assert.equal(reuse.status, 400);
       assert.equal(reuse.body.error, "session_revoked");
-      const newest = await refresh(device, r1.body.refresh_token);
+      const newest = await refresh(device, r2.body.refresh_token);
       assert.equal(newest.body.error, "session_revoked", "the rotated-to token dies with the session");
       const events = (
         await hub.http.inject({ url: `/admin/apps/${app.id}/security-events`, headers: admin(hub) })

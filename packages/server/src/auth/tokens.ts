@@ -4,11 +4,18 @@ import { createLocalJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } f
 import type { App } from "../apps/model.js";
 import { hashSecret, randomToken } from "../crypto/secrets.js";
 import type { SigningKeys } from "../keys/signing-keys.js";
-import type { SessionRecord } from "../storage/session-store.js";
+import type { RefreshTokenRecord, SessionRecord } from "../storage/session-store.js";
 import type { Store } from "../storage/store.js";
 
 /** Longest `userInfo` (JSON characters) carried in tokens and certificates. */
 export const MAX_USER_INFO_LENGTH = 4096;
+
+/**
+ * How long (seconds) after a refresh token was rotated the same device may present it
+ * again because the answer with its successor was lost, provided that successor was never
+ * used. The retry supersedes the successor and gets a new one; see TokenService.refresh.
+ */
+export const REFRESH_GRACE_SECONDS = 60;
 
 /** What /token answers on success (RFC 6749 §5.1 plus meshauth's `identity`). */
 export interface TokenResponse {
@@ -173,6 +180,13 @@ export class TokenService {
    * Rotates a refresh token. The caller has checked the DPoP proof; `jkt` is its key.
    * A token presented after it was rotated revokes the whole session: either the
    * device or a thief holds a copy, and the hub cannot tell which.
+   *
+   * One exception, for an answer lost on the way to the device: the presented token is
+   * answered again (with a new successor; the lost one is superseded) when all of these
+   * hold: the proof is by the session's key, the session is live, the presented token
+   * was rotated (not superseded) less than REFRESH_GRACE_SECONDS ago, and its successor
+   * is the session's newest token and was never used. A superseded token presented
+   * later is reuse like any other.
    */
   async refresh(
     app: App,
@@ -181,7 +195,8 @@ export class TokenService {
     currentPermissions?: (s: SessionRecord) => Permissions,
   ): Promise<TokenResponse> {
     const now = this.now();
-    const found = await this.store.sessions.findByRefreshHash(hashSecret(refreshToken));
+    const presented = hashSecret(refreshToken);
+    const found = await this.store.sessions.findByRefreshHash(presented);
     if (!found || found.session.appId !== app.id)
       throw new MeshauthError("invalid_grant", "unknown refresh token");
     const { session } = found;
@@ -191,13 +206,11 @@ export class TokenService {
     }
     if (session.revokedAt !== null)
       throw new MeshauthError("session_revoked", "this session was ended; log in again");
+    // The successor whose answer the device lost, when this is a retry within the grace.
+    let lost: RefreshTokenRecord | undefined;
     if (found.usedAt !== null) {
-      await this.store.sessions.revokeSession(session.id, "refresh_token_reuse", now);
-      await this.#event(session, "refresh_token_reuse", { generation: found.generation });
-      throw new MeshauthError(
-        "session_revoked",
-        "this refresh token was already used, so the session was ended for safety; log in again",
-      );
+      lost = await this.#lostSuccessor(found, now);
+      if (!lost) return this.#reuse(found);
     }
     if (now >= session.expiresAt)
       throw new MeshauthError("invalid_grant", "the session has expired; log in again");
@@ -209,15 +222,56 @@ export class TokenService {
 
     const next = randomToken(32, "mr_");
     const won = await this.store.transaction(async (tx) => {
-      if (!(await tx.sessions.markRefreshUsed(hashSecret(refreshToken), now))) return false;
-      await tx.sessions.insertRefreshToken(session.id, hashSecret(next), found.generation + 1, now);
+      // Compare-and-set on the token that stops being redeemable: the presented one, or on
+      // a retry the lost successor. Of concurrent requests exactly one passes.
+      const taken = lost
+        ? await tx.sessions.supersedeRefreshToken(lost.hash, now)
+        : await tx.sessions.markRefreshUsed(presented, now);
+      if (!taken) return false;
+      await tx.sessions.insertRefreshToken(session.id, hashSecret(next), (lost ?? found).generation + 1, now);
       await tx.sessions.touchSession(session.id, now);
       return true;
     });
-    // A concurrent request with the same token got there first; only one may continue.
-    if (!won) throw new MeshauthError("invalid_grant", "this refresh token was just used by another request");
+    if (!won) {
+      const contested = await this.store.sessions.findByRefreshHash(lost ? lost.hash : presented);
+      // A retry whose lost successor was redeemed in the meantime (the device had it after all): reuse.
+      if (lost && contested?.supersededAt === null) return this.#reuse(found);
+      // A token superseded by a retry while it was being redeemed: reuse like any superseded token.
+      if (!lost && contested && contested.supersededAt !== null) return this.#reuse(contested);
+      // A concurrent request with the same token (or a concurrent retry) got there first; only one may continue.
+      throw new MeshauthError("invalid_grant", "this refresh token was just used by another request");
+    }
+    if (lost) {
+      await this.#event(session, "refresh_retry_after_lost_response", {
+        generation: found.generation,
+        superseded_generation: lost.generation,
+      });
+    }
     const live = { ...session, permissions: currentPermissions?.(session) ?? session.permissions };
     return this.#sessionResponse(app, live, next, now);
+  }
+
+  /** The presented token's successor if the presented token may be retried (see `refresh`). */
+  async #lostSuccessor(found: RefreshTokenRecord & { session: SessionRecord }, now: number) {
+    if (found.supersededAt !== null || found.usedAt === null) return undefined;
+    if (now - found.usedAt >= REFRESH_GRACE_SECONDS) return undefined;
+    const newest = await this.store.sessions.newestRefreshToken(found.session.id);
+    if (!newest || newest.generation !== found.generation + 1 || newest.usedAt !== null) return undefined;
+    return newest;
+  }
+
+  /** Reuse of a rotated or superseded token: ends the session. */
+  async #reuse(found: RefreshTokenRecord & { session: SessionRecord }): Promise<never> {
+    const { session } = found;
+    await this.store.sessions.revokeSession(session.id, "refresh_token_reuse", this.now());
+    await this.#event(session, "refresh_token_reuse", {
+      generation: found.generation,
+      ...(found.supersededAt !== null ? { superseded: true } : {}),
+    });
+    throw new MeshauthError(
+      "session_revoked",
+      "this refresh token was already used, so the session was ended for safety; log in again",
+    );
   }
 
   async #sessionResponse(

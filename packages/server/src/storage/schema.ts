@@ -105,8 +105,13 @@ export interface RefreshTokensTable {
   session_id: string;
   generation: number;
   created_at: number;
-  /** Set when rotated; presenting it again is reuse. */
+  /** Set when rotated or superseded; presenting it again is reuse (bar the lost-response grace). */
   used_at: number | null;
+  /**
+   * Set (with `used_at`) when the token was never redeemed but replaced because the device
+   * retried the previous token after losing the answer that carried this one.
+   */
+  superseded_at: number | null;
 }
 
 export interface OtpsTable {

@@ -1,6 +1,6 @@
 import type { Permissions } from "@meshauth/core";
 import type { Kysely } from "kysely";
-import type { Database, SessionsTable, UsersTable } from "./schema.js";
+import type { Database, RefreshTokensTable, SessionsTable, UsersTable } from "./schema.js";
 
 export interface UserRecord {
   appId: string;
@@ -30,6 +30,16 @@ export interface SessionRecord {
 
 export type NewSession = Omit<SessionRecord, "revokedAt" | "revokedReason">;
 
+/** One refresh token of a session (found by the hash of its value). */
+export interface RefreshTokenRecord {
+  hash: string;
+  generation: number;
+  /** When it was redeemed or superseded; null while it is the session's current token. */
+  usedAt: number | null;
+  /** When it was replaced unredeemed after a retry of its predecessor (see TokenService.refresh). */
+  supersededAt: number | null;
+}
+
 function toSession(r: SessionsTable): SessionRecord {
   return {
     id: r.id,
@@ -49,6 +59,15 @@ function toSession(r: SessionsTable): SessionRecord {
 }
 
 const nullableNumber = (v: number | null): number | null => (v === null ? null : Number(v));
+
+function toRefreshToken(t: RefreshTokensTable): RefreshTokenRecord {
+  return {
+    hash: t.hash,
+    generation: t.generation,
+    usedAt: nullableNumber(t.used_at),
+    supersededAt: nullableNumber(t.superseded_at),
+  };
+}
 
 function toUser(r: UsersTable): UserRecord {
   return {
@@ -151,7 +170,14 @@ export class SessionStore {
   async insertRefreshToken(sessionId: string, hash: string, generation: number, now: number): Promise<void> {
     await this.db
       .insertInto("refresh_tokens")
-      .values({ hash, session_id: sessionId, generation, created_at: now, used_at: null })
+      .values({
+        hash,
+        session_id: sessionId,
+        generation,
+        created_at: now,
+        used_at: null,
+        superseded_at: null,
+      })
       .execute();
   }
 
@@ -163,7 +189,7 @@ export class SessionStore {
   /** The refresh token with this hash and its session. */
   async findByRefreshHash(
     hash: string,
-  ): Promise<{ session: SessionRecord; generation: number; usedAt: number | null } | undefined> {
+  ): Promise<(RefreshTokenRecord & { session: SessionRecord }) | undefined> {
     const t = await this.db
       .selectFrom("refresh_tokens")
       .selectAll()
@@ -171,7 +197,19 @@ export class SessionStore {
       .executeTakeFirst();
     if (!t) return undefined;
     const session = await this.findSession(t.session_id);
-    return session && { session, generation: t.generation, usedAt: nullableNumber(t.used_at) };
+    return session && { session, ...toRefreshToken(t) };
+  }
+
+  /** A session's refresh token of the highest generation (the only one that can be unused). */
+  async newestRefreshToken(sessionId: string): Promise<RefreshTokenRecord | undefined> {
+    const t = await this.db
+      .selectFrom("refresh_tokens")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .orderBy("generation", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return t && toRefreshToken(t);
   }
 
   /** Marks a refresh token used. Of concurrent callers exactly one gets true. */
@@ -179,6 +217,20 @@ export class SessionStore {
     const r = await this.db
       .updateTable("refresh_tokens")
       .set({ used_at: now })
+      .where("hash", "=", hash)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  /**
+   * Marks a never-redeemed refresh token used and superseded, so it can no longer be
+   * redeemed. Of concurrent callers (and `markRefreshUsed` callers) exactly one gets true.
+   */
+  async supersedeRefreshToken(hash: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("refresh_tokens")
+      .set({ used_at: now, superseded_at: now })
       .where("hash", "=", hash)
       .where("used_at", "is", null)
       .executeTakeFirst();

@@ -2,10 +2,12 @@ import type { Migration } from "kysely";
 import * as m001 from "./001_initial.js";
 import * as m002 from "./002_sessions.js";
 import * as m003 from "./003_revocations.js";
+import * as m004 from "./004_refresh_superseded.js";
 
 /** Every migration, in order. Names sort lexically; never rename or edit a released one. */
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
   "002_sessions": m002,
   "003_revocations": m003,
+  "004_refresh_superseded": m004,
 };
