@@ -122,6 +122,68 @@ for (const engine of engines()) {
       assert.equal(afterLogout.body.error, "session_revoked");
     });
 
+    test("/revoke: a public client cannot end a session with an access token; the app's backend can", async () => {
+      const backendLogin = async (sub: string) => {
+        const device = await newDevice();
+        const res = await post(hub.url, "/token", {
+          grant_type: "client_credentials",
+          client_id: app.id,
+          client_secret: app.clientSecret,
+          sub,
+          dpop_jkt: device.jkt,
+        });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return { device, tokens: res.body };
+      };
+      const { device, tokens } = await backendLogin(`revoke-${engine.name}@example.com`);
+      const at = String(tokens.access_token);
+      // Anyone an access token was shown to (every API it is sent to) could otherwise log the user out.
+      const hints: Record<string, string>[] = [
+        {},
+        { token_type_hint: "access_token" },
+        { token_type_hint: "refresh_token" },
+      ];
+      for (const extra of hints) {
+        const res = await post(hub.url, "/revoke", { client_id: app.id, token: at, ...extra });
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error, "unsupported_token_type");
+      }
+      // The same answer for anything shaped like a JWT, so it says nothing about the token.
+      const junk = await post(hub.url, "/revoke", { client_id: app.id, token: "a.b.c" });
+      assert.equal(junk.body.error, "unsupported_token_type");
+      const unknown = await post(hub.url, "/revoke", { client_id: app.id, token: "mr_unknown" });
+      assert.equal(unknown.status, 200, "an unknown refresh token is still 200 (RFC 7009)");
+      const still = await refresh(device, tokens.refresh_token);
+      assert.equal(still.status, 200, "the session lives on");
+
+      const introspect = (token: string) =>
+        post(hub.url, "/introspect", { client_id: app.id, client_secret: app.clientSecret, token });
+      assert.equal((await introspect(at)).body.active, true);
+      const byBackend = await post(hub.url, "/revoke", {
+        client_id: app.id,
+        client_secret: app.clientSecret,
+        token: at,
+      });
+      assert.equal(byBackend.status, 200, JSON.stringify(byBackend.body));
+      assert.equal((await introspect(at)).body.active, false);
+      assert.equal((await refresh(device, still.body.refresh_token)).body.error, "session_revoked");
+
+      // HTTP Basic authenticates the backend too.
+      const other = await backendLogin(`revoke-basic-${engine.name}@example.com`);
+      const basic = Buffer.from(
+        `${encodeURIComponent(app.id)}:${encodeURIComponent(app.clientSecret)}`,
+      ).toString("base64");
+      const byBasic = await post(
+        hub.url,
+        "/revoke",
+        { token: String(other.tokens.access_token), token_type_hint: "access_token" },
+        undefined,
+        { headers: { authorization: `Basic ${basic}` } },
+      );
+      assert.equal(byBasic.status, 200, JSON.stringify(byBasic.body));
+      assert.equal((await refresh(other.device, other.tokens.refresh_token)).body.error, "session_revoked");
+    });
+
     test("the answer to /otp is the same for a known and an unknown address", async () => {
       // The known user exists through the backend, so no code was sent to it yet.
       const known = freshEmail();

@@ -185,13 +185,17 @@ export async function oauthRoutes(http: FastifyInstance, opts: OAuthRoutesOption
     });
   }
 
-  // RFC 7009: the answer is 200 whether or not the token was known.
+  // RFC 7009: the answer is 200 whether or not the token was known. Public clients may
+  // revoke refresh tokens only: an access token is shown to every API it is sent to, so
+  // anyone who saw one could end the user's session. For them an access token (anything
+  // shaped like a JWT, checked or not, so the answer reveals nothing about it) is
+  // `unsupported_token_type` (RFC 7009 §2.2.1) and nothing changes.
   http.post("/revoke", async (req, reply) => {
     const p = params(req.body);
-    const app =
-      p.client_secret !== undefined || req.headers.authorization
-        ? await authenticateClient(store, req, p, now())
-        : await appFor(req, required(p, "client_id"));
+    const authenticated = p.client_secret !== undefined || Boolean(req.headers.authorization);
+    const app = authenticated
+      ? await authenticateClient(store, req, p, now())
+      : await appFor(req, required(p, "client_id"));
     const token = required(p, "token");
     if (p.token_type_hint !== undefined && !["refresh_token", "access_token"].includes(p.token_type_hint)) {
       throw new MeshauthError(
@@ -201,7 +205,12 @@ export async function oauthRoutes(http: FastifyInstance, opts: OAuthRoutesOption
     }
     noStore(reply);
     if (!(await tokens.revokeRefreshToken(app, token)) && token.split(".").length === 3) {
-      // An access token: end the session it belongs to.
+      if (!authenticated)
+        throw new MeshauthError(
+          "unsupported_token_type",
+          "a public client can revoke only refresh tokens; send the refresh token to log out",
+        );
+      // An access token from the app's backend: end the session it belongs to.
       const claims = await tokens.verifyAccessToken(token, app).catch(() => undefined);
       if (claims?.sid) await store.sessions.revokeSession(claims.sid, "logout", now());
     }
