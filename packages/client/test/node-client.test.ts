@@ -277,6 +277,28 @@ describe("sessions", () => {
     assert.equal((await client.refresh()).status, "active");
   });
 
+  test("a refresh whose answer was lost is retried without losing the session", async () => {
+    let dropNextTokenAnswer = false;
+    const client = newClient(undefined, {
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        const url = input instanceof Request ? input.url : String(input);
+        if (dropNextTokenAnswer && url.endsWith("/token")) {
+          dropNextTokenAnswer = false;
+          throw new TypeError("connection reset"); // the hub rotated; the answer never arrived
+        }
+        return res;
+      },
+    });
+    await emailLogin(client);
+    dropNextTokenAnswer = true;
+    await assert.rejects(client.refresh(), (e: MeshauthClientError) => e.code === "network_error");
+    const user = await client.refresh();
+    assert.equal(user.isLoggedIn, true);
+    assert.equal(user.status, "active");
+    assert.equal(await t.isActive(storedRefreshToken(client.dir)), true);
+  });
+
   test("a session revoked on the hub raises authenticationRequired and logs out", async () => {
     const client = newClient();
     const user = await emailLogin(client);
