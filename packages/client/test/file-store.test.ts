@@ -630,4 +630,128 @@ describe("fileStore: watch", () => {
     assert.equal(changes, 2, "after unsubscribing");
     await store.close();
   });
+
+  /** Counts `store.watch` calls; `settle` waits past the debounce and the check. */
+  function counted(store: ReturnType<typeof fileStore>): { readonly changes: number; stop(): void } {
+    let changes = 0;
+    const stop = store.watch(() => {
+      changes++;
+    });
+    return {
+      get changes() {
+        return changes;
+      },
+      stop,
+    };
+  }
+  const settle = () => new Promise((done) => setTimeout(done, 250));
+
+  test("the store's own saves, deletes and repairs never fire its own watchers", async () => {
+    const dir = newDir();
+    const store = fileStore(dir);
+    const other = fileStore(dir);
+    const first = counted(store);
+    const second = counted(store);
+
+    await store.saveSession(session);
+    await settle();
+    await store.saveSession({ ...session, accessToken: "refreshed" });
+    await settle();
+    await store.deleteSession();
+    await settle();
+    await store.deleteSession(); // nothing left to delete
+    await settle();
+    // Several changes in one debounce window, and changes running side by side.
+    await store.saveSession(session);
+    await store.deleteSession();
+    await store.saveSession({ ...session, accessToken: "again" });
+    await Promise.all([store.saveSession(session), store.saveSession({ ...session, accessToken: "other" })]);
+    await settle();
+    assert.equal(first.changes, 0);
+    assert.equal(second.changes, 0);
+
+    // Another store leaves a corrupted file (reported); saving over it is this store's own change.
+    await other.saveSession(session);
+    await settle();
+    writeFileSync(join(dir, "session.json"), "garbage", { mode: 0o600 });
+    await settle();
+    assert.equal(first.changes, 2);
+    await store.saveSession(session);
+    await settle();
+    assert.equal(first.changes, 2, "repairing a corrupted file");
+    assert.equal(second.changes, 2);
+    assert.ok(readdirSync(dir).some((name) => name.startsWith("session.json.corrupt-")));
+    await store.close();
+  });
+
+  test("a logout by another process is reported after this store deleted the session itself", async () => {
+    const dir = newDir();
+    const store = fileStore(dir);
+    const other = fileStore(dir); // another process, as far as `store` can tell
+    const watch = counted(store);
+
+    await store.saveSession(session);
+    await settle();
+    await store.deleteSession();
+    await settle();
+    await store.saveSession(session);
+    await settle();
+    assert.equal(watch.changes, 0);
+    await other.deleteSession();
+    await settle();
+    assert.equal(watch.changes, 1, "the other store's delete");
+    assert.equal(await store.loadSession(), undefined);
+
+    // The same without waiting: this store's own changes and the other's delete in one window.
+    await store.saveSession(session);
+    await store.deleteSession();
+    await store.saveSession(session);
+    await other.deleteSession();
+    await settle();
+    assert.equal(watch.changes, 2);
+    assert.equal(await store.loadSession(), undefined);
+    await store.close();
+  });
+
+  test("a quick delete, save and delete by another process is reported after its last change", async () => {
+    const dir = newDir();
+    const store = fileStore(dir);
+    const other = fileStore(dir);
+    const watch = counted(store);
+    await store.saveSession(session);
+    await settle();
+
+    await other.deleteSession();
+    await other.saveSession({ ...session, accessToken: "from another process" });
+    await other.deleteSession();
+    const beforeLast = watch.changes;
+    await settle();
+    assert.ok(watch.changes > beforeLast, "a call after the last change");
+    assert.equal(await store.loadSession(), undefined);
+
+    await other.saveSession({ ...session, accessToken: "from another process" });
+    await other.deleteSession();
+    await other.saveSession({ ...session, accessToken: "last" });
+    const beforeSave = watch.changes;
+    await settle();
+    assert.ok(watch.changes > beforeSave);
+    assert.equal((await store.loadSession())?.accessToken, "last");
+    await store.close();
+  });
+
+  test("a session written and deleted again before the watcher looks is still reported", async () => {
+    const dir = newDir();
+    const store = fileStore(dir);
+    const watch = counted(store);
+    await settle();
+    // Synchronously, so that the watcher cannot look in between: it finds no session, as before.
+    const file = join(dir, "session.json");
+    writeFileSync(file, JSON.stringify(session), { mode: 0o600 });
+    rmSync(file);
+    await settle();
+    assert.equal(watch.changes, 1);
+    assert.equal(await store.loadSession(), undefined);
+    watch.stop();
+    await store.close();
+  });
 });

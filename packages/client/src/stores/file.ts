@@ -13,8 +13,8 @@
 // be read is reported as `store_corrupted`; saving over it keeps it as
 // `<name>.corrupt-<time>` so nothing is lost.
 import { randomBytes } from "node:crypto";
-import { chmodSync, type FSWatcher, watch as fsWatch, mkdirSync } from "node:fs";
-import { chmod, type FileHandle, lstat, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { type BigIntStats, chmodSync, type FSWatcher, watch as fsWatch, mkdirSync } from "node:fs";
+import { chmod, type FileHandle, lstat, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { MeshauthClientError } from "../errors.js";
 import { isStoredSession, type StoredSession } from "../session.js";
@@ -81,12 +81,43 @@ export function fileStore(dir: string): FileStore {
   const root = resolve(dir);
   const path = (file: string) => join(root, file);
   const watchers = new Set<() => void>();
-  /** Contents of session.json this store wrote lately (null: deleted), not reported by `watch`. */
-  const ownSessionWrites: (string | null)[] = [];
 
-  function rememberOwnSessionWrite(text: string | null): void {
-    ownSessionWrites.push(text);
-    if (ownSessionWrites.length > 8) ownSessionWrites.shift();
+  // What `watch` needs to tell this store's own changes of session.json from anyone else's.
+  // Each change this store makes is handed to every watcher as the state it left the file in
+  // (see `fileState`) and counted as the one file-change event it causes (one rename or
+  // unlink, as inotify reports it; where a platform reports more, a listener may be called
+  // needlessly, which only makes the client read the store again). A watcher forgets them
+  // at its next check, so they never excuse a later change.
+  const sessionWatches = new Set<SessionWatch>();
+  /** Session changes of this store under way; a watcher checks only when there are none. */
+  let ownChangesRunning = 0;
+  let ownChangesStarted = 0;
+  const whenIdle: (() => void)[] = [];
+
+  async function changeSession<T>(fn: (changed: (state: FileState) => void) => Promise<T>): Promise<T> {
+    ownChangesRunning++;
+    ownChangesStarted++;
+    try {
+      return await fn((state) => {
+        for (const w of sessionWatches) {
+          w.own.push(state);
+          w.ownEvents++;
+        }
+      });
+    } finally {
+      ownChangesRunning--;
+      if (ownChangesRunning === 0) for (const resume of whenIdle.splice(0)) resume();
+    }
+  }
+
+  /** session.json's state once no own change is under way (so none is caught half done). */
+  async function settledSessionState(): Promise<FileState> {
+    for (;;) {
+      if (ownChangesRunning > 0) await new Promise<void>((resume) => whenIdle.push(resume));
+      const started = ownChangesStarted;
+      const state = await fileState(path(SESSION_FILE));
+      if (ownChangesRunning === 0 && ownChangesStarted === started) return state;
+    }
   }
 
   async function ensureDir(): Promise<void> {
@@ -106,14 +137,15 @@ export function fileStore(dir: string): FileStore {
     }
   }
 
-  async function save<T>(entry: Entry<T>, value: T): Promise<void> {
+  async function save<T>(entry: Entry<T>, value: T, changed?: (state: FileState) => void): Promise<void> {
     const text = `${JSON.stringify(value, null, 2)}\n`;
     await ensureDir();
-    await keepIfCorrupt(path(entry.file), (old) => {
+    const keptAside = await keepIfCorrupt(path(entry.file), (old) => {
       entry.parse(old);
     });
-    if (entry.file === SESSION_FILE) rememberOwnSessionWrite(text);
-    await writeAtomically(path(entry.file), text);
+    if (keptAside) changed?.(null);
+    const written = await writeAtomically(path(entry.file), text);
+    changed?.(stateOf(written));
   }
 
   async function loadKeyText(): Promise<{ text: string; keys: CryptoKeyPair } | undefined> {
@@ -158,15 +190,17 @@ export function fileStore(dir: string): FileStore {
     },
 
     loadSession: () => load(SESSION),
-    saveSession: (session) => save(SESSION, session),
-    async deleteSession() {
-      rememberOwnSessionWrite(null);
-      await remove(path(SESSION_FILE));
-    },
+    saveSession: (session) => changeSession((changed) => save(SESSION, session, changed)),
+    deleteSession: () =>
+      changeSession(async (changed) => {
+        if (await remove(path(SESSION_FILE))) changed(null);
+      }),
 
     loadCertificate: () => load(CERTIFICATE),
     saveCertificate: (certificate) => save(CERTIFICATE, certificate),
-    deleteCertificate: () => remove(path(CERTIFICATE_FILE)),
+    async deleteCertificate() {
+      await remove(path(CERTIFICATE_FILE));
+    },
 
     async loadPendingRevocations() {
       return (await load(PENDING_REVOCATIONS)) ?? [];
@@ -187,14 +221,25 @@ export function fileStore(dir: string): FileStore {
       let watcher: FSWatcher | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let stopped = false;
-      // What this watcher saw last; starts as the file's content at subscription.
-      let seen: Promise<string | null> = readOrNull(path(SESSION_FILE));
+      const state: SessionWatch = { own: [], ownEvents: 0 };
+      /** Events for session.json seen so far, and how many of those beyond own changes were reported. */
+      let events = 0;
+      let reported = 0;
+      // What this watcher saw last; starts as the file's state at subscription.
+      let seen: Promise<FileState> = settledSessionState();
 
       const check = () => {
         seen = seen.then(async (before) => {
-          const now = await readOrNull(path(SESSION_FILE));
+          const now = await settledSessionState();
+          // Every own change has ended and is in `state`: what it does not explain is someone else's.
+          const own = state.own.splice(0);
+          const unexplained = events - state.ownEvents;
+          // A state this store did not leave, or more events than its own changes made (a
+          // session written and deleted again between two checks leaves the same state).
+          const external = (now !== before && !own.includes(now)) || unexplained > reported;
+          reported = Math.max(reported, unexplained);
           // Outside this chain, so a throwing listener fails like any event listener.
-          if (!stopped && now !== before && !ownSessionWrites.includes(now)) queueMicrotask(onChange);
+          if (!stopped && external) queueMicrotask(onChange);
           return now;
         });
       };
@@ -202,19 +247,23 @@ export function fileStore(dir: string): FileStore {
         stopped = true;
         if (timer !== undefined) clearTimeout(timer);
         watcher?.close();
+        sessionWatches.delete(state);
         watchers.delete(stop);
       };
       try {
         // The directory must exist to be watched; making it is harmless.
         watcher = fsWatch(ensureDirSync(root), { persistent: false }, (_event, filename) => {
           if (filename !== null && filename !== SESSION_FILE) return;
+          events++;
           if (timer !== undefined) clearTimeout(timer);
           timer = setTimeout(check, 30);
         });
         watcher.on("error", stop);
       } catch {
         // No file-change notification here (some network file systems): nothing to watch.
+        return () => {};
       }
+      sessionWatches.add(state);
       watchers.add(stop);
       return stop;
     },
@@ -223,6 +272,33 @@ export function fileStore(dir: string): FileStore {
       for (const stop of [...watchers]) stop();
     },
   };
+}
+
+/**
+ * What `watch` compares: a file's identity and version (device, inode, size, modification
+ * and birth times), which a rename keeps and a rewrite changes, or null when it is missing.
+ */
+type FileState = string | null;
+
+/** A watcher's account of its store's own session changes since its last check. */
+interface SessionWatch {
+  /** The states own changes left session.json in, oldest first. */
+  own: FileState[];
+  /** How many file-change events own changes caused (one each). */
+  ownEvents: number;
+}
+
+function stateOf(info: BigIntStats): FileState {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.birthtimeNs}`;
+}
+
+async function fileState(file: string): Promise<FileState> {
+  try {
+    return stateOf(await stat(file, { bigint: true }));
+  } catch (error) {
+    const code = errorCode(error);
+    return code === "ENOENT" || code === "ENOTDIR" ? null : `unreadable:${code}`;
+  }
 }
 
 /** Reads a file the store relies on, or undefined when it does not exist. */
@@ -267,19 +343,19 @@ async function checkPrivate(file: string, handle: FileHandle): Promise<void> {
   }
 }
 
-/** Moves an existing file that `check` rejects to `<file>.corrupt-<time>`. */
-async function keepIfCorrupt(file: string, check: (text: string) => unknown): Promise<void> {
+/** Moves an existing file that `check` rejects to `<file>.corrupt-<time>`; true if it did. */
+async function keepIfCorrupt(file: string, check: (text: string) => unknown): Promise<boolean> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return;
+    if (errorCode(error) === "ENOENT") return false;
     // Unreadable (a directory, no permission): move it aside as well.
     text = "";
   }
   try {
     await check(text);
-    return;
+    return false;
   } catch {
     // Corrupted: keep it.
   }
@@ -288,21 +364,28 @@ async function keepIfCorrupt(file: string, check: (text: string) => unknown): Pr
   while (await exists(target)) target = `${file}.corrupt-${stamp}-${randomBytes(3).toString("hex")}`;
   try {
     await rename(file, target);
+    return true;
   } catch (error) {
     if (errorCode(error) !== "ENOENT") throw error;
+    return false;
   }
 }
 
-/** Writes `<file>.tmp-<random>` with mode 0600, syncs it and renames it over `file`. */
-async function writeAtomically(file: string, content: string): Promise<void> {
+/**
+ * Writes `<file>.tmp-<random>` with mode 0600, syncs it and renames it over `file`.
+ * Returns the written file's status, taken before the rename (which keeps it).
+ */
+async function writeAtomically(file: string, content: string): Promise<BigIntStats> {
   const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   const handle = await open(temporary, "wx", 0o600);
+  let written: BigIntStats;
   try {
     try {
       // The umask may have taken bits away; the file is exactly 0600.
       await handle.chmod(0o600);
       await handle.writeFile(content, "utf8");
       await handle.sync();
+      written = await handle.stat({ bigint: true });
     } finally {
       await handle.close();
     }
@@ -312,6 +395,7 @@ async function writeAtomically(file: string, content: string): Promise<void> {
     throw error;
   }
   await syncDirectory(file);
+  return written;
 }
 
 /** Makes the rename durable (POSIX); not possible on every platform, so best effort. */
@@ -327,11 +411,14 @@ async function syncDirectory(file: string): Promise<void> {
   }
 }
 
-async function remove(file: string): Promise<void> {
+/** Deletes a file; false if there was none. */
+async function remove(file: string): Promise<boolean> {
   try {
     await unlink(file);
+    return true;
   } catch (error) {
     if (errorCode(error) !== "ENOENT") throw error;
+    return false;
   }
 }
 
@@ -341,14 +428,6 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function readOrNull(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, "utf8");
-  } catch {
-    return null;
   }
 }
 
