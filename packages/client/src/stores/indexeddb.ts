@@ -19,27 +19,63 @@ export interface IndexedDbStoreOptions {
  * device key is kept as CryptoKey objects (structured clone), made non-extractable,
  * so no script, not even an injected one, can read the private key out. Tabs
  * coordinate with Web Locks and tell each other about new sessions on a
- * BroadcastChannel.
+ * BroadcastChannel. A connection closes itself when another tab upgrades or deletes
+ * the database, and the next call opens it again.
  */
 export function indexedDbStore(options: IndexedDbStoreOptions): ClientStore {
   const { scope } = options;
   const dbName = options.database ?? "meshauth";
   let db: Promise<IDBDatabase> | undefined;
+  let closed = false;
   const open = (): Promise<IDBDatabase> => {
-    db ??= new Promise<IDBDatabase>((resolve, reject) => {
+    if (db) return db;
+    const opening: Promise<IDBDatabase> = new Promise<IDBDatabase>((resolve, reject) => {
       const request = indexedDB.open(dbName, DB_VERSION);
-      request.onupgradeneeded = () => request.result.createObjectStore(ENTRIES);
-      request.onsuccess = () => resolve(request.result);
+      request.onupgradeneeded = () => {
+        // From nothing, or (in a later version) from an older layout: add only what is missing.
+        const upgrading = request.result;
+        if (!upgrading.objectStoreNames.contains(ENTRIES)) upgrading.createObjectStore(ENTRIES);
+      };
+      request.onsuccess = () => {
+        const connection = request.result;
+        const forget = () => {
+          if (db === opening) db = undefined;
+        };
+        // Another tab upgrades or deletes the database: step aside instead of blocking it;
+        // the next call opens the database again.
+        connection.onversionchange = () => {
+          connection.close();
+          forget();
+        };
+        // Closed by the browser (site data cleared, say).
+        connection.onclose = forget;
+        resolve(connection);
+      };
       request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error(`IndexedDB ${dbName} is blocked by another tab`));
+      // No `onblocked`: blocked means connections of other tabs have not closed yet for this
+      // upgrade. This store's connections close on `versionchange`, so the request waits and
+      // succeeds once they have (rejecting would leave it to open a connection nobody closes).
     }).catch((e: unknown) => {
-      db = undefined;
+      if (db === opening) db = undefined;
       throw e;
     });
-    return db;
+    db = opening;
+    return opening;
+  };
+  const transaction = async (mode: IDBTransactionMode): Promise<IDBTransaction> => {
+    const opening = open();
+    const connection = await opening;
+    try {
+      return connection.transaction(ENTRIES, mode);
+    } catch (e) {
+      // Closed since it was opened (close(), another tab's upgrade): open it again, once.
+      if (!(e instanceof DOMException && e.name === "InvalidStateError")) throw e;
+      if (db === opening) db = undefined;
+      return (await open()).transaction(ENTRIES, mode);
+    }
   };
   const run = async <T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> => {
-    const tx = (await open()).transaction(ENTRIES, mode);
+    const tx = await transaction(mode);
     const request = fn(tx.objectStore(ENTRIES));
     return new Promise<T>((resolve, reject) => {
       tx.oncomplete = () => resolve(request.result);
@@ -54,7 +90,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions): ClientStore {
 
   const channel =
     typeof BroadcastChannel === "function" ? new BroadcastChannel(`meshauth:${scope}`) : undefined;
-  const announce = () => channel?.postMessage("session");
+  // After close() the channel is gone: changes are no longer announced.
+  const announce = () => {
+    if (!closed) channel?.postMessage("session");
+  };
   const fallbackLock = serialLock();
 
   /** Reads an entry that must have a shape; a wrong one is reported and kept aside on save. */
@@ -112,16 +151,21 @@ export function indexedDbStore(options: IndexedDbStoreOptions): ClientStore {
     },
 
     watch(onChange) {
-      if (!channel) return () => {};
+      if (!channel || closed) return () => {};
       const listener = () => onChange();
       channel.addEventListener("message", listener);
       return () => channel.removeEventListener("message", listener);
     },
 
+    // The store still works after close(): a later call opens the database again (and a
+    // later close() closes it), but changes are no longer announced to other tabs or
+    // watched for.
     async close() {
+      closed = true;
       channel?.close();
-      if (db) (await db.catch(() => undefined))?.close();
+      const connection = db;
       db = undefined;
+      if (connection) (await connection.catch(() => undefined))?.close();
     },
   };
 }
