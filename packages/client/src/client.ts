@@ -174,7 +174,7 @@ export class Client implements MeshauthClient {
   // ---- session state ------------------------------------------------------------
 
   /** Makes `session` the current one (or none), with its timers. */
-  async #adopt(session: StoredSession | undefined, status: SessionStatus = "active"): Promise<void> {
+  async #adopt(session: StoredSession | undefined): Promise<void> {
     // Adoptions may overlap (each awaits the key); only the latest one may win.
     const generation = ++this.#generation;
     if (session && session.identity.peerKey !== (await this.deviceKeyThumbprint())) {
@@ -191,7 +191,7 @@ export class Client implements MeshauthClient {
       this.#currentUser.set(ANONYMOUS);
       return;
     }
-    this.#currentUser.set(userOf(session, status));
+    this.#currentUser.set(userOf(session, "active"));
     if (this.#closed) return;
     const end = this.#currentUser.value.sessionExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
     const at = refreshAt(
@@ -222,16 +222,20 @@ export class Client implements MeshauthClient {
         return true;
       });
       if (!changed) return;
-      // Logged out, or the session ended, in another tab or process: this one must know too.
       if (had && !this.#session) {
-        this.#events.emit(
-          "authenticationRequired",
-          new MeshauthClientError("not_logged_in", "the session ended in another tab or process; log in"),
-        );
+        this.#endedElsewhere();
       }
     } catch {
       // A corrupted store shows up on the next call that needs it.
     }
+  }
+
+  /** Logged out, or the session ended, in another tab or process: this one must know too. */
+  #endedElsewhere(): void {
+    this.#events.emit(
+      "authenticationRequired",
+      new MeshauthClientError("not_logged_in", "the session ended in another tab or process; log in"),
+    );
   }
 
   #setStatus(status: SessionStatus): void {
@@ -301,10 +305,7 @@ export class Client implements MeshauthClient {
         this.#retryAttempt = 0;
         if (used !== undefined) void this.#retryPendingRevocations();
         if (had && !next) {
-          this.#events.emit(
-            "authenticationRequired",
-            new MeshauthClientError("not_logged_in", "the session ended in another tab or process; log in"),
-          );
+          this.#endedElsewhere();
         }
         return next;
       } catch (e) {
