@@ -35,6 +35,14 @@ export type ErrorCode =
   | "unauthorized"
   | "payload_too_large"
   | "unsupported_media_type"
+  // sync (see @meshauth/sync wire.ts)
+  | "unknown_collection"
+  | "invalid_checkpoint"
+  | "invalid_document"
+  | "id_changed"
+  | "document_too_large"
+  | "batch_too_large"
+  | "rules_changed"
   | "unavailable"
   | "internal_error";
 
