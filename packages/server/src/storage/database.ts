@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import SQLite from "better-sqlite3";
 import {
   Kysely,
   type Migration,
@@ -13,6 +12,7 @@ import pg from "pg";
 import type { HubConfig } from "../config/config.js";
 import { migrations } from "./migrations/index.js";
 import type { Database } from "./schema.js";
+import { openSqlite } from "./sqlite-driver.js";
 
 export type Engine = "sqlite" | "postgres";
 
@@ -21,19 +21,16 @@ export interface OpenDatabase {
   engine: Engine;
 }
 
-/** Opens the configured database. PostgreSQL errors surface at the first query (see `migrate`). */
+/**
+ * Opens the configured database. Errors (a SQLite file that cannot be opened, PostgreSQL
+ * not reachable) surface at the first query (see `migrate`). The SQLite driver is loaded
+ * then too, picked by the running Node (see sqlite-driver.ts).
+ */
 export function openDatabase(config: HubConfig["database"]): OpenDatabase {
   if (config.kind === "sqlite") {
     if (config.path !== ":memory:") mkdirSync(dirname(config.path), { recursive: true });
-    const sqlite = new SQLite(config.path);
-    // WAL lets the CLI and the hub use the file at once; the busy timeout makes a
-    // writer wait for the other instead of failing; SQLite leaves foreign keys off by default.
-    sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("foreign_keys = ON");
-    sqlite.pragma("busy_timeout = 5000");
-    sqlite.pragma("synchronous = NORMAL");
     return {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: () => openSqlite(config.path) }) }),
       engine: "sqlite",
     };
   }

@@ -54,12 +54,14 @@ export class UniqueViolation extends Error {
 }
 
 function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: string } | null;
-  // PostgreSQL: 23505; better-sqlite3: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY.
+  const err = e as { code?: string; errcode?: number } | null;
+  // PostgreSQL: 23505; better-sqlite3: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY;
+  // node:sqlite: the same as extended result codes 2067 / 1555.
   return (
     err?.code === "23505" ||
     err?.code === "SQLITE_CONSTRAINT_UNIQUE" ||
-    err?.code === "SQLITE_CONSTRAINT_PRIMARYKEY"
+    err?.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ||
+    (err?.code === "ERR_SQLITE_ERROR" && (err.errcode === 2067 || err.errcode === 1555))
   );
 }
 
