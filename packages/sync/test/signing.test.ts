@@ -12,9 +12,9 @@ import {
   readSignature,
   revisionId,
   SIGNATURE_FIELD,
-  type SyncDocument,
   signedSchema,
-} from "@meshauth/sync";
+} from "../src/signing.js";
+import type { SyncDocument } from "../src/wire.js";
 import {
   createSharedKeyApp,
   createTestApp,
