@@ -1,10 +1,63 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 
-/** Creates the data folder readable by its owner only. */
+/** Why a data folder cannot be used, in words an operator acts on. */
+function problem(code: string | undefined): string {
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied: run the hub as a user who may write there, or set MESHAUTH_DATA_DIR";
+    case "EROFS":
+      return "it is on a read-only file system: set MESHAUTH_DATA_DIR to a writable folder";
+    case "ENOSPC":
+    case "EDQUOT":
+      return "the disk is full: free space there or set MESHAUTH_DATA_DIR";
+    case "ENOTDIR":
+    case "EEXIST":
+      return "a file is in the way: the path must be a folder";
+    default:
+      return code ?? "unknown error";
+  }
+}
+
+/** The 16 KiB written to prove the folder takes data, not only names. */
+const PROBE_BYTES = 16 * 1024;
+
+/**
+ * Creates the data folder readable by its owner only, and proves the hub can write
+ * there (a file with data, synced, then removed): a read-only or full folder stops
+ * the start with one line naming the folder, rather than failing later mid-request.
+ */
 export function ensureDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const probe = join(dir, `.write-probe-${process.pid}`);
+  let fd: number | undefined;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fd = openSync(probe, "w", 0o600);
+    writeSync(fd, Buffer.alloc(PROBE_BYTES));
+    fsyncSync(fd);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`data folder ${dir} is not writable (${err.code ?? "error"}): ${problem(err.code)}`);
+  } finally {
+    if (fd !== undefined) {
+      closeSync(fd);
+      rmSync(probe, { force: true });
+    }
+  }
 }
 
 /**
