@@ -410,11 +410,8 @@ export function createRevisionVerifier(options: RevisionVerifierOptions): Revisi
         throw new RevisionError("author_cannot_write", "the author may not write this _id");
       }
       const replaced = readSignature(input.replaces ?? null);
-      if (replaced && compareRevisions(signature, replaced) <= 0) {
-        if (replaced.sig === signature.sig) {
-          // The same revision again: harmless (a relay's echo), not newer either.
-          throw new RevisionError("stale_revision", "the receiver already holds this revision");
-        }
+      // The same revision again (an echo through another peer) is authentic and changes nothing.
+      if (replaced && replaced.sig !== signature.sig && compareRevisions(signature, replaced) <= 0) {
         throw new RevisionError("stale_revision", "the revision is older than the one it would replace");
       }
       return { signature, id: await revisionId(signature), author: identity, certificate };
