@@ -19,4 +19,5 @@ export {
   type KeyFilter,
   keyFilterOf,
 } from "./key-filter.js";
+export * from "./signing.js";
 export * from "./wire.js";
