@@ -83,7 +83,7 @@ describe("device certificates", () => {
 
     const text = openssl(["x509", "-in", path, "-noout", "-text"]);
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, new RegExp(`URI:meshauth://app-1/user%201%2F%C3%A4/${peerKey}`));
+    assert.match(text.stdout, new RegExp(`URI:meshauth:device:app-1:user%201%2F%C3%A4:${peerKey}`));
     assert.ok(text.stdout.includes(IDENTITY_EXTENSION_OID), "openssl names the identity extension OID");
     assert.match(text.stdout, /"provider":"webhook:main"/);
     assert.match(text.stdout, /CA:FALSE/);

@@ -294,7 +294,7 @@ describe("peer certificate verification", () => {
 
     function profile(
       identity: Identity,
-      uri = `meshauth://${identity.appId}/${identity.userId}/${identity.peerKey}`,
+      uri = `meshauth:device:${identity.appId}:${identity.userId}:${identity.peerKey}`,
     ): string[] {
       const json = JSON.stringify({ v: 1, ...identity });
       return [
@@ -346,7 +346,8 @@ describe("peer certificate verification", () => {
       const identity = identityFor("app-1", "alice", peerKey);
       const variants: Array<[string, string[], string?]> = [
         ["no-identity", profile(identity).slice(0, 4)],
-        ["san-mismatch", profile(identity, `meshauth://app-1/bob/${peerKey}`)],
+        ["san-mismatch", profile(identity, `meshauth:device:app-1:bob:${peerKey}`)],
+        ["old-san-form", profile(identity, `meshauth://app-1/alice/${peerKey}`)],
         ["cn-mismatch", profile(identity), "/CN=bob"],
         [
           "bad-query",

@@ -1,8 +1,7 @@
-// Assembles and signs an X.509 v3 certificate from DER pieces. @peculiar/x509's generator
-// re-parses every extension through asn1js, which mangles OIDs with arcs above 2^53 (the
-// UUID arc 2.25 of the identity extension), so the TBSCertificate is put together here from
-// parts that are already DER: names and standard extensions from @peculiar/x509, the
-// public key from WebCrypto, the identity extension from der.ts.
+// Assembles and signs an X.509 v3 certificate from DER pieces: names and standard extensions
+// from @peculiar/x509, the public key from WebCrypto, the identity extension from der.ts.
+// Building the TBSCertificate here (rather than through @peculiar/x509's generator, which
+// re-parses every extension through asn1js) keeps each byte under meshauth's control.
 import { toBytes } from "./bytes.js";
 import { concat, encodeOidContents, encodeTlv, TAG } from "./der.js";
 import { ES256_SIGNING } from "./keys.js";

@@ -6,7 +6,7 @@ import { normalizeSerial, toHex } from "./bytes.js";
 import { certificateAuthorityAppId } from "./ca.js";
 import { type CertificateIdentity, readIdentityExtension } from "./identity-extension.js";
 import { isP256, keyThumbprint, P256, publicKeyJwk } from "./keys.js";
-import { commonName, parseSharedKeyCommonName, sanUris } from "./names.js";
+import { commonName, DEVICE_URI_PREFIX, parseSharedKeyCommonName, sanUris } from "./names.js";
 import { x509 } from "./peculiar.js";
 import { type CertificateInput, parseCertificatePem } from "./pem.js";
 
@@ -64,7 +64,7 @@ export async function inspectCertificate(
   if (isCa && caAppId !== null) kind = "app-ca";
   else if (isCa && issuerShared !== null) kind = "shared-key-root";
   else if (!isCa && issuerShared !== null) kind = "device-from-shared-key";
-  else if (!isCa && (read || sanUris(certificate).some((u) => u.startsWith("meshauth://"))))
+  else if (!isCa && (read || sanUris(certificate).some((u) => u.startsWith(DEVICE_URI_PREFIX))))
     kind = "device-from-ca";
 
   const fingerprint = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", certificate.rawData));

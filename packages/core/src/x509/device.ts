@@ -12,7 +12,7 @@ import {
   keyThumbprint,
   publicKeyJwk,
 } from "./keys.js";
-import { deviceUri } from "./names.js";
+import { deviceCommonName, deviceUri } from "./names.js";
 import { x509 } from "./peculiar.js";
 
 /** Backdating absorbs small clock differences between the issuer and peers. */
@@ -73,8 +73,8 @@ export async function generateDeviceKey(options: { extractable?: boolean } = {})
 }
 
 /**
- * Issues a device certificate signed by an app's CA: subject CN = userId, SAN URI
- * `meshauth://<appId>/<userId>/<peerKey>`, the identity extension, keyUsage
+ * Issues a device certificate signed by an app's CA: subject CN = userId (shortened to 64
+ * characters), SAN URI `meshauth:device:<appId>:<userId>:<peerKey>`, the identity extension, keyUsage
  * digitalSignature, extKeyUsage serverAuth + clientAuth (a peer is both ends of mutual
  * TLS), basicConstraints CA:false, SKI and AKI. Validity ends at the identity's `exp`.
  */
@@ -107,7 +107,7 @@ export async function issueDeviceCertificate(
   const certificate = await buildCertificate({
     serialNumber,
     issuer: toBytes(ca.certificate.subjectName.toArrayBuffer()),
-    subject: [{ CN: [identity.userId] }],
+    subject: deviceSubject(identity.userId),
     notBefore,
     notAfter,
     publicKey,
@@ -137,7 +137,6 @@ export async function issueDeviceCertificate(
   };
 }
 
-/** Validity window: whole seconds, ending no later than `exp` or the issuer's own end. */
 /**
  * The device certificate profile, one for CA-issued and shared-key certificates: an
  * end entity that may act as TLS client and server, named by its SAN URI, carrying
@@ -160,6 +159,12 @@ export async function deviceExtensions(
   ];
 }
 
+/** Subject name of a device certificate (both kinds): the CN label only. */
+export function deviceSubject(userId: string): x509.JsonName {
+  return [{ CN: [deviceCommonName(userId)] }];
+}
+
+/** Validity window: whole seconds, ending no later than `exp` or the issuer's own end. */
 export function validity(
   now: Date,
   exp: number,

@@ -12,11 +12,16 @@ import type { x509 } from "./peculiar.js";
 import { readRawExtensions } from "./raw-certificate.js";
 
 /**
- * OID of the meshauth identity extension, under the UUID arc (ITU-T X.667):
- * 2.25.<UUID 11d5a706-946e-42e8-8c96-ce63b1fb370c as an integer>.1. Non-critical, so TLS
- * stacks that do not know it still build and check chains.
+ * Arc meshauth owns: the project's UUID 11d5a706-946e-42e8-8c96-ce63b1fb370c placed under
+ * Microsoft's GUID-based arc 1.2.840.113556.1.8000.2554, whose allocations are implicit
+ * (the UUID's hex split 4-4-4-4-4-6-6, each chunk one arc), so every arc fits in 32 bits.
+ * The UUID arc 2.25 used before needs one 128-bit arc, which GnuTLS, Go and Python
+ * cryptography cannot parse.
  */
-export const IDENTITY_EXTENSION_OID = "2.25.23706222842921352298468225712203183884.1";
+export const MESHAUTH_OID_ARC = "1.2.840.113556.1.8000.2554.4565.42758.37998.17128.35990.13525937.16463628";
+
+/** OID of the meshauth identity extension. Non-critical, so TLS stacks that do not know it still build and check chains. */
+export const IDENTITY_EXTENSION_OID = `${MESHAUTH_OID_ARC}.1`;
 
 /**
  * Largest identity JSON (UTF-8 bytes) a certificate may carry. Room for the largest

@@ -32,6 +32,7 @@ export {
   type CertificateIdentity,
   IDENTITY_EXTENSION_MAX_BYTES,
   IDENTITY_EXTENSION_OID,
+  MESHAUTH_OID_ARC,
   readIdentityExtension,
 } from "./identity-extension.js";
 export { keyThumbprint } from "./keys.js";

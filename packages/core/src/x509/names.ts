@@ -34,16 +34,21 @@ export function caCommonName(appId: string): string {
 }
 
 /**
- * SAN URI of a device certificate: `meshauth://<appId>/<userId>/<peerKey>`, each part
- * percent-encoded with encodeURIComponent so `/`, `%` and spaces cannot shift the parts.
+ * SAN URI of a device certificate: `meshauth:device:<appId>:<userId>:<peerKey>`, each part
+ * percent-encoded with encodeURIComponent (which also encodes `:`), so no part can shift
+ * another. The URI has no authority: RFC 5280 §4.2.1.6 requires a URI's host to be a fully
+ * qualified domain name or IP address, and an app ID is neither. The full user ID lives
+ * here and in the identity extension; the subject CN is only a label (`deviceCommonName`).
  */
 export function deviceUri(appId: string, userId: string, peerKey: string): string {
-  return `meshauth://${encodeURIComponent(appId)}/${encodeURIComponent(userId)}/${encodeURIComponent(peerKey)}`;
+  return `${DEVICE_URI_PREFIX}${encodeURIComponent(appId)}:${encodeURIComponent(userId)}:${encodeURIComponent(peerKey)}`;
 }
+
+export const DEVICE_URI_PREFIX = "meshauth:device:";
 
 /** The parts of a device SAN URI, or null if the text is not one. */
 export function parseDeviceUri(uri: string): { appId: string; userId: string; peerKey: string } | null {
-  const match = /^meshauth:\/\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(uri);
+  const match = /^meshauth:device:([^:/?#]+):([^:/?#]+):([^:/?#]+)$/.exec(uri);
   if (!match) return null;
   try {
     return {
@@ -54,6 +59,31 @@ export function parseDeviceUri(uri: string): { appId: string; userId: string; pe
   } catch {
     return null;
   }
+}
+
+/**
+ * RFC 5280 ub-common-name is 64 characters; some stacks (Python cryptography) count the
+ * UTF-8 bytes of a UTF8String, so meshauth keeps CNs within 64 bytes.
+ */
+export const COMMON_NAME_MAX_BYTES = 64;
+
+/**
+ * Subject common name of a device certificate: the user ID when it fits in 64 UTF-8 bytes,
+ * else as many whole characters as fit in 61 bytes and "...". Only a label for people and
+ * tools; meshauth reads who the device is from the SAN URI and the identity extension.
+ */
+export function deviceCommonName(userId: string): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(userId).length <= COMMON_NAME_MAX_BYTES) return userId;
+  let kept = "";
+  let bytes = 0;
+  for (const char of userId) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > COMMON_NAME_MAX_BYTES - 3) break;
+    kept += char;
+    bytes += size;
+  }
+  return `${kept}...`;
 }
 
 /**

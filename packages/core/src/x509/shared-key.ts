@@ -6,6 +6,7 @@ import { buildCertificate } from "./builder.js";
 import { fromBase64, normalizeSerial, randomSerialNumber, toBase64, toBytes } from "./bytes.js";
 import {
   deviceExtensions,
+  deviceSubject,
   type IssuedDeviceCertificate,
   NOT_BEFORE_BACKDATE_MS,
   validity,
@@ -168,7 +169,7 @@ export async function issueSharedKeyCertificate(
   const certificate = await buildCertificate({
     serialNumber,
     issuer: sharedKey.issuerName,
-    subject: [{ CN: [identity.userId] }],
+    subject: deviceSubject(identity.userId),
     notBefore: window.notBefore,
     notAfter: window.notAfter,
     publicKey,

@@ -6,7 +6,7 @@ import { certificateAuthorityAppId } from "./ca.js";
 import { CertificateError } from "./errors.js";
 import { readIdentityExtension } from "./identity-extension.js";
 import { importP256PublicKey, isP256, keyThumbprint, P256, publicKeyJwk } from "./keys.js";
-import { commonName, parseDeviceUri, sanUris } from "./names.js";
+import { commonName, DEVICE_URI_PREFIX, deviceCommonName, parseDeviceUri, sanUris } from "./names.js";
 import { x509 } from "./peculiar.js";
 import { type CertificateInput, parseCertificatePem } from "./pem.js";
 import { readRawNames } from "./raw-certificate.js";
@@ -221,8 +221,8 @@ function checkIdentityAgainstCertificate(
   thumbprint: string,
 ): void {
   const bad = (why: string) => new CertificateError("bad_identity", why);
-  const uris = sanUris(leaf).filter((u) => u.startsWith("meshauth://"));
-  if (uris.length !== 1) throw bad("the certificate must name exactly one meshauth:// SAN URI");
+  const uris = sanUris(leaf).filter((u) => u.startsWith(DEVICE_URI_PREFIX));
+  if (uris.length !== 1) throw bad(`the certificate must name exactly one ${DEVICE_URI_PREFIX} SAN URI`);
   const named = parseDeviceUri(uris[0] ?? "");
   if (
     !named ||
@@ -232,7 +232,7 @@ function checkIdentityAgainstCertificate(
   ) {
     throw bad("the SAN URI does not match the identity extension");
   }
-  if (commonName(leaf.subjectName) !== identity.userId)
+  if (commonName(leaf.subjectName) !== deviceCommonName(identity.userId))
     throw bad("the subject CN does not match the identity's userId");
   if (trust.type === "shared-key") {
     if (identity.provider !== "shared-key")
