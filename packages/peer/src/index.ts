@@ -1,5 +1,12 @@
 // Node mutual TLS for meshauth peers: a TLS 1.3 server and client that authenticate each
 // other with device certificates and hand over the verified identity and its permissions.
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  type FrameErrorCode,
+  type MessageChannel,
+  type MessageChannelOptions,
+  messageChannel,
+} from "./channel.js";
 export { type ConnectPeerOptions, connectPeer, type PeerConnection } from "./client.js";
 export { createPeerServer, type PeerConnectionListener, type PeerServerOptions } from "./server.js";
 export { toCertificateError } from "./tls.js";

@@ -9,3 +9,22 @@ export {
   type ReplicateMeshauthOptions,
   replicateMeshauth,
 } from "./replicate.js";
+export {
+  DEFAULT_PEER_LIMITS,
+  type LinkClosed,
+  type PeerChannel,
+  type PeerLimits,
+  type PeerRefusal,
+  type PeerReplication,
+  type RemotePeer,
+  type ReplicatePeerOptions,
+  replicatePeer,
+} from "./peer.js";
+export { type LinkCloseCode, LinkError, PEER_PROTOCOL_VERSION } from "./peer-protocol.js";
+export {
+  createRevocationStore,
+  MAX_REVOCATION_LIST_BYTES,
+  type RevocationStore,
+  type RevocationStoreOptions,
+} from "./peer-revocations.js";
+export { collectionSpecOf, signedConflictHandler, signLocalWrites } from "./peer-signing.js";
