@@ -205,3 +205,28 @@ export async function authorOf(peer: Peer, key: string): Promise<string | undefi
 export function item(owner: string, name: string, title = `${owner}'s ${name}`): Item {
   return { key: `${owner}|${name}`, owner, item: name, title };
 }
+
+/**
+ * Writes straight into a peer's storage, past its signing hooks: what a tampering relay
+ * (or a bug) does. The change then replicates like any other.
+ */
+export async function writeRaw(peer: Peer, document: Record<string, unknown>): Promise<void> {
+  const { createRevision, now } = await import("rxdb/plugins/utils");
+  const storage = peer.db.todos.storageInstance;
+  const key = String(document["key"]);
+  const [previous] = await storage.findDocumentsById([key], true);
+  const base = previous ?? { _meta: { lwt: now() }, _rev: "", _attachments: {}, _deleted: false };
+  const next = {
+    ...base,
+    ...document,
+    _attachments: {},
+    _meta: { ...base._meta, lwt: now() },
+    _deleted: document["_deleted"] === true,
+  } as never;
+  (next as { _rev: string })._rev = createRevision(peer.db.token, previous as never);
+  const result = await storage.bulkWrite(
+    [{ ...(previous ? { previous } : {}), document: next }],
+    "test-raw-write",
+  );
+  if (result.error.length > 0) throw new Error(`raw write failed: ${JSON.stringify(result.error[0])}`);
+}
