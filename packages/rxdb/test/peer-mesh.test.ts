@@ -5,6 +5,7 @@ import { afterEach, before, describe, test } from "node:test";
 import { compareRevisions, createRevisionSigner, SIGNATURE_FIELD } from "@meshauth/sync";
 import {
   allRules,
+  createSharedKeyApp,
   createTestApp,
   ownerRules,
   type Permissions,
@@ -217,6 +218,30 @@ describe("peer to peer over mutual TLS", () => {
       );
     }
     for (const p of [a, b, c]) assert.deepEqual(p.refusals, [], p.name);
+  });
+});
+
+describe("shared-key mode", () => {
+  test("every device reads and writes everything, writes still signed by each device's key", async () => {
+    const shared = await createSharedKeyApp();
+    const d1 = await startPeer(shared, "d1", await shared.device("d1"));
+    const d2 = await startPeer(shared, "d2", await shared.device("d2"));
+    await link(d2, d1);
+    await d1.db.todos.insert(item("anyone", "one"));
+    await d2.db.todos.insert(item("someone", "two"));
+    for (const p of [d1, d2]) {
+      await until(async () => Object.keys(await p.titles()).length === 2, `${p.name} has both`);
+    }
+    assert.equal(await authorOf(d2, "anyone|one"), d1.device.peerKey);
+    assert.equal(await authorOf(d1, "someone|two"), d2.device.peerKey);
+    // A device of another shared key cannot connect.
+    const stranger = await createSharedKeyApp(shared.appId);
+    const s = await startPeer(stranger, "s", await stranger.device("s"));
+    await link(s, d1).then(
+      (l) => l.closed,
+      () => undefined,
+    );
+    await until(() => d1.rejected.length > 0, "d1 refused the stranger");
   });
 });
 

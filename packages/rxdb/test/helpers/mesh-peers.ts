@@ -51,7 +51,8 @@ export type ItemDb = RxDatabase<{ todos: RxCollection<Item> }>;
 export interface MeshApp {
   appId: string;
   trust: TrustAnchor;
-  hubJwks: { keys: JsonWebKey[] };
+  /** The hub's keys for revocation lists (none in shared-key mode). */
+  hubJwks?: { keys: JsonWebKey[] };
   device(userId: string, options?: DeviceOptions): Promise<MeshDevice>;
 }
 
@@ -108,7 +109,10 @@ export async function startPeer(
     now: () => clock.now ?? Date.now(),
   });
   signLocalWrites(db.todos as RxCollection, signer);
-  const revocations = await createRevocationStore({ appId: app.appId, keys: app.hubJwks as never });
+  const revocations = await createRevocationStore({
+    appId: app.appId,
+    keys: (app.hubJwks ?? { keys: [] }) as never,
+  });
   const links: PeerReplication<Item>[] = [];
   const refusals: PeerRefusal[] = [];
   const rejected: Error[] = [];
