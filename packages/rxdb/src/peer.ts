@@ -20,6 +20,8 @@ import {
   type SyncDocument,
   SyncInputError,
   utf8Length,
+  type VerifiedRevision,
+  type VerifyRevisionInput,
 } from "@meshauth/sync";
 import type {
   RxCollection,
@@ -118,6 +120,13 @@ export interface ReplicatePeerOptions<RxDocType> {
   onRefused?(refusal: PeerRefusal): void;
   /** RxDB's replication identifier. Default: collection and the other side's peer key. */
   replicationIdentifier?: string;
+  /**
+   * `required` (default): every received revision must carry a valid signature by an author
+   * allowed to write it; a relay needs only to read. `off`: documents are not signed, and
+   * the sending peer itself must be allowed to write what it sends (Ditto's relay rule).
+   * Both sides of a link must agree.
+   */
+  signatures?: "required" | "off";
   /** Milliseconds before RxDB retries a failed pull or push. Default 1000. */
   retryTime?: number;
 }
@@ -140,6 +149,10 @@ export interface PeerReplication<RxDocType> {
 }
 
 type Data = Record<string, unknown>;
+
+type CheckResult =
+  | { ok: true; revision?: VerifiedRevision }
+  | { ok: false; code: RevisionRefusalCode | "write_denied"; message: string };
 
 function anchor(trust: ReplicatePeerOptions<unknown>["trust"]): TrustAnchor {
   return trust.type === "ca"
@@ -170,6 +183,18 @@ export function replicatePeer<RxDocType>(
     revocations: () => revocations.current(),
     canWrite: (author, _name, document) => enforcerFor(author.permissions, spec).canWrite(idOf(document)),
   });
+
+  const signatures = options.signatures ?? "required";
+  /**
+   * Whether to store a received document. With signatures: its author's signature and
+   * rights (any relay may carry it). Without: the sending peer itself must be able to write
+   * it, Ditto's rule, since nothing else vouches for the content.
+   */
+  async function checkIncoming(input: VerifyRevisionInput): Promise<CheckResult> {
+    if (signatures === "required") return checkRevision(verifier, input);
+    if (remoteEnforcer.canWrite(input.id)) return { ok: true };
+    return { ok: false, code: "write_denied", message: "the sending peer may not write this _id" };
+  }
 
   const refusals: PeerRefusal[] = [];
   const refuse = (refusal: PeerRefusal): void => {
@@ -375,7 +400,7 @@ export function replicatePeer<RxDocType>(
     for (const row of rows) {
       const primary = primaryOf(row.doc);
       const master = current.get(primary) ?? null;
-      const checked = await checkRevision(verifier, {
+      const checked = await checkIncoming({
         collection: spec.name,
         id: row.id,
         document: row.doc,
@@ -389,7 +414,8 @@ export function replicatePeer<RxDocType>(
         }
         continue;
       }
-      if (master && readSignature(master)?.sig === checked.revision.signature.sig) continue;
+      if (master && checked.revision && readSignature(master)?.sig === checked.revision.signature.sig)
+        continue;
       accepted.push({
         assumedMasterState: (row.assumed ?? undefined) as WithDeleted<RxDocType> | undefined,
         newDocumentState: row.doc as unknown as WithDeleted<RxDocType>,
@@ -459,7 +485,7 @@ export function replicatePeer<RxDocType>(
     const out: SyncDocument[] = [];
     for (const document of documents) {
       const primary = primaryOf(document);
-      const checked = await checkRevision(verifier, {
+      const checked = await checkIncoming({
         collection: spec.name,
         id: idOf(document),
         document,

@@ -221,6 +221,40 @@ describe("peer to peer over mutual TLS", () => {
   });
 });
 
+describe("without signatures (Ditto's relay rule)", () => {
+  test("a relay that may not write a document cannot pass it on", async () => {
+    const unsigned = { signatures: "off" } as const;
+    const a = await startPeer(
+      app,
+      "alice",
+      await app.device("alice", { permissions: relayRules("alice") }),
+      unsigned,
+    );
+    const b = await startPeer(
+      app,
+      "bob",
+      await app.device("bob", { permissions: relayRules("bob") }),
+      unsigned,
+    );
+    const c = await startPeer(
+      app,
+      "carol",
+      await app.device("carol", { permissions: relayRules("carol") }),
+      unsigned,
+    );
+    await link(b, a);
+    await link(c, b);
+    await a.db.todos.insert(item("alice", "milk"));
+    await until(async () => (await b.titles())["alice|milk"] !== undefined, "B has it from its author");
+    await until(() => c.refusals.length > 0, "C refused it from B");
+    assert.deepEqual(
+      c.refusals.map((r) => [r.primary, r.code]),
+      [["alice|milk", "write_denied"]],
+    );
+    assert.equal((await c.titles())["alice|milk"], undefined);
+  });
+});
+
 describe("shared-key mode", () => {
   test("every device reads and writes everything, writes still signed by each device's key", async () => {
     const shared = await createSharedKeyApp();

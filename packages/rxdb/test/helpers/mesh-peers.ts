@@ -93,7 +93,9 @@ export async function startPeer(
   app: MeshApp & { caCertificatePem?: string; rootCertificatePem?: string },
   name: string,
   device: MeshDevice,
+  options: { signatures?: "required" | "off" } = {},
 ): Promise<Peer> {
+  const signatures = options.signatures ?? "required";
   const db: ItemDb = await createRxDatabase({
     name: `mesh${name}${randomUUID().replaceAll("-", "")}`,
     storage: wrappedValidateAjvStorage({ storage: getRxStorageMemory() }),
@@ -108,7 +110,7 @@ export async function startPeer(
     certificate: device.certificatePem,
     now: () => clock.now ?? Date.now(),
   });
-  signLocalWrites(db.todos as RxCollection, signer);
+  if (signatures === "required") signLocalWrites(db.todos as RxCollection, signer);
   const revocations = await createRevocationStore({
     appId: app.appId,
     keys: (app.hubJwks ?? { keys: [] }) as never,
@@ -134,6 +136,7 @@ export async function startPeer(
           appId: app.appId,
           trust: app.trust,
           revocations,
+          signatures,
           onRefused: (r) => refusals.push(r),
         }),
       );
@@ -162,7 +165,7 @@ export async function startPeer(
       await db.close();
     },
   };
-  Object.assign(peer, { tlsOptions });
+  Object.assign(peer, { tlsOptions, signatures });
   openPeers.push(peer);
   return peer;
 }
@@ -180,6 +183,7 @@ export async function link(from: Peer, to: Peer): Promise<PeerReplication<Item>>
         ? tlsOptions.trust
         : { type: "shared-key", publicKey: tlsOptions.trust.publicKey },
     revocations: from.revocations,
+    signatures: (from as unknown as { signatures: "required" | "off" }).signatures,
     onRefused: (r) => from.refusals.push(r),
   });
   from.links.push(replication);
