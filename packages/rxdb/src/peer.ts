@@ -397,15 +397,20 @@ export function replicatePeer<RxDocType>(
       else
         refused.push({ primary, code: "unreadable_conflict", message: "the current state may not be read" });
     };
-    for (const row of rows) {
+    const results = await Promise.all(
+      rows.map((row) =>
+        checkIncoming({
+          collection: spec.name,
+          id: row.id,
+          document: row.doc,
+          replaces: current.get(primaryOf(row.doc)) ?? null,
+        }),
+      ),
+    );
+    for (const [i, row] of rows.entries()) {
       const primary = primaryOf(row.doc);
       const master = current.get(primary) ?? null;
-      const checked = await checkIncoming({
-        collection: spec.name,
-        id: row.id,
-        document: row.doc,
-        replaces: master,
-      });
+      const checked = results[i] as CheckResult;
       if (!checked.ok) {
         if (checked.code === "stale_revision" && master) conflictOrRefuse(primary, row.id, master);
         else {
@@ -482,22 +487,32 @@ export function replicatePeer<RxDocType>(
       );
       for (const doc of found) locals.set(primaryOf(doc as Data), doc as Data);
     }
+    // Verified side by side: WebCrypto runs signature checks off the main thread.
+    const results = await Promise.all(
+      documents.map((document) =>
+        checkIncoming({
+          collection: spec.name,
+          id: idOf(document),
+          document,
+          replaces: asConflicts ? null : (locals.get(primaryOf(document)) ?? null),
+        }),
+      ),
+    );
     const out: SyncDocument[] = [];
-    for (const document of documents) {
-      const primary = primaryOf(document);
-      const checked = await checkIncoming({
-        collection: spec.name,
-        id: idOf(document),
-        document,
-        replaces: asConflicts ? null : (locals.get(primary) ?? null),
-      });
+    documents.forEach((document, i) => {
+      const checked = results[i] as CheckResult;
       if (checked.ok) out.push(document);
       else if (checked.code !== "stale_revision") {
-        refuse({ direction: "received", primary, code: checked.code, message: checked.message });
+        refuse({
+          direction: "received",
+          primary: primaryOf(document),
+          code: checked.code,
+          message: checked.message,
+        });
       }
       // A stale revision is not an attack by itself: this side holds a newer one, which its
       // own push will bring to the other side.
-    }
+    });
     return out;
   }
 
