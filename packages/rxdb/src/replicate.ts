@@ -423,15 +423,15 @@ export function replicateMeshauth<RxDocType>(
     for (const subject of [refused$, evicted$, syncError$, status$, stream$]) subject.complete();
   });
 
-  return Object.assign(state, {
+  const extras = Object.assign(state, {
     refused$: refused$.asObservable(),
     evicted$: evicted$.asObservable(),
     syncError$: syncError$.asObservable(),
     status$: status$.asObservable(),
-    get status() {
-      return status$.value;
-    },
-  }) as MeshauthReplicationState<RxDocType>;
+  });
+  // A getter (Object.assign would copy today's value).
+  Object.defineProperty(extras, "status", { get: () => status$.value, enumerable: true });
+  return extras as MeshauthReplicationState<RxDocType>;
 }
 
 interface Refusal {
