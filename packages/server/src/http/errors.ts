@@ -1,5 +1,6 @@
 import { type ErrorCode, MeshauthError } from "@meshauth/core";
 import type { FastifyError, FastifyInstance } from "fastify";
+import { storageUnavailable } from "../storage/unavailable.js";
 
 /** The HTTP status for each stable error code. */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -71,7 +72,8 @@ function fromFastify(err: FastifyError): MeshauthError | undefined {
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const known = error instanceof MeshauthError ? error : fromFastify(error);
+    // A database that is down or full is a 503 to retry, not a 500 (storage/unavailable.ts).
+    const known = error instanceof MeshauthError ? error : (fromFastify(error) ?? storageUnavailable(error));
     if (known) {
       const status = statusOf(known.code);
       // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.

@@ -38,6 +38,8 @@ export function openDatabase(config: HubConfig["database"]): OpenDatabase {
     connectionString: config.url,
     max: 10,
     connectionTimeoutMillis: 5000,
+    // Notices a peer that vanished without closing the connection.
+    keepAlive: true,
     // bigint columns hold epoch seconds, which fit a JS number exactly.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
@@ -46,8 +48,13 @@ export function openDatabase(config: HubConfig["database"]): OpenDatabase {
           : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection must not crash the process.
+  // A client losing its connection must not crash the process: idle ones report on the
+  // pool, checked-out ones (between two queries of a transaction, say) on themselves.
+  // Either way pg-pool drops the broken client and the next request opens a new one.
   pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: "postgres" };
 }
 
