@@ -22,6 +22,8 @@ function summarize(rules: Rules): string {
 }
 
 function show(user: CurrentUser): void {
+  // Until the stored session has been read: neither "Logged out" nor a Login button.
+  if (user.status === "loading") return;
   $("state").textContent = user.isLoggedIn ? `Logged in as ${user.email ?? user.userId}` : "Logged out";
   $("details").hidden = !user.isLoggedIn;
   loginButton.hidden = user.isLoggedIn;

@@ -12,7 +12,14 @@ import {
 import { emailLogin } from "./interaction/email-login.js";
 import type { UserInteraction } from "./interaction/types.js";
 import { Emitter, State } from "./observable.js";
-import { ANONYMOUS, type CurrentUser, type SessionStatus, type StoredSession, userOf } from "./session.js";
+import {
+  ANONYMOUS,
+  type CurrentUser,
+  LOADING,
+  type SessionStatus,
+  type StoredSession,
+  userOf,
+} from "./session.js";
 import type { ClientStore } from "./stores/types.js";
 import { backoff, refreshAt, runAt, type Timer } from "./timers.js";
 import { Clock, DpopTransport } from "./transport.js";
@@ -43,7 +50,7 @@ export class Client implements MeshauthClient {
   readonly hub: string;
   readonly appId: string;
   readonly store: ClientStore;
-  readonly #currentUser = new State<CurrentUser>(ANONYMOUS);
+  readonly #currentUser = new State<CurrentUser>(LOADING);
   readonly #interactions: Interactions;
   readonly #events = new Emitter<ClientEvents>();
   readonly #clock = new Clock();
@@ -127,10 +134,13 @@ export class Client implements MeshauthClient {
     try {
       stored = await this.store.loadSession();
     } catch (e) {
+      if (this.#currentUser.value === LOADING) this.#currentUser.set(ANONYMOUS);
       this.#events.emit("authenticationRequired", toClientError(e));
       throw e;
     }
     if (stored) await this.#adopt(stored);
+    // Nothing stored, or a session that was not this device's: known to be nobody now.
+    if (this.#currentUser.value === LOADING) this.#currentUser.set(ANONYMOUS);
     // Like Ditto's callback at startup: nobody is logged in on this device yet.
     if (!this.#session) {
       this.#events.emit(
@@ -403,6 +413,8 @@ export class Client implements MeshauthClient {
       }
       return this.#exchange(first, provider, options.signal);
     }
+    // Now, while the button that called login() still has the focus: the dialog gives it back.
+    this.#interactions.rememberOpener();
     // One interactive login at a time; a second call joins the first.
     this.#login ??= this.#interactiveLogin(first ?? {}).finally(() => {
       this.#login = undefined;
@@ -576,6 +588,7 @@ export class Client implements MeshauthClient {
   // ---- logout -------------------------------------------------------------------
 
   async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
+    this.#interactions.rememberOpener();
     await this.#ready.catch(() => {});
     if (!options.force && this.#options.unsyncedChanges) {
       const count = await this.#options.unsyncedChanges();

@@ -51,7 +51,8 @@ export interface AnonymousUser {
   permissions: Permissions;
   userInfo: Readonly<Record<string, unknown>>;
   identity: undefined;
-  status: "anonymous";
+  /** `loading` until the stored session has been read (draw neither "logged out" nor a Login button yet). */
+  status: "anonymous" | "loading";
   accessTokenExpiresAt: undefined;
   sessionExpiresAt: undefined;
 }
@@ -69,6 +70,9 @@ export const ANONYMOUS: AnonymousUser = Object.freeze({
   accessTokenExpiresAt: undefined,
   sessionExpiresAt: undefined,
 });
+
+/** What `currentUser` holds until the store has been read: nobody yet, but not known to be nobody. */
+export const LOADING: AnonymousUser = Object.freeze({ ...ANONYMOUS, status: "loading" });
 
 export function userOf(session: StoredSession, status: SessionStatus): LoggedInUser {
   const info = session.identity.userInfo ?? {};

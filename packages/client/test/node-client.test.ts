@@ -427,6 +427,64 @@ describe("other providers", () => {
   });
 });
 
+describe("wrong codes", () => {
+  test("each wrong code says how many attempts are left; after the last, a new code reads as a wait", async () => {
+    const client = newClient();
+    const email = freshEmail();
+    const done = client.login();
+    (await nextInteraction(client, "email")).onSubmit({ email });
+    const code = await t.codeFor(email);
+    const wrong = code === "00000000" ? "11111111" : "00000000";
+    const texts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const otp = await nextInteraction(client, "otp");
+      if (i > 0) texts.push(resolveText(otp.alerts[0]!));
+      otp.onSubmit({ otp: wrong });
+    }
+    const last = await nextInteraction(client, "otp");
+    texts.push(resolveText(last.alerts[0]!));
+    assert.deepEqual(texts, [
+      "That code is not right. Check the email and try again: 4 attempts left.",
+      "That code is not right. Check the email and try again: 3 attempts left.",
+      "That code is not right. Check the email and try again: 2 attempts left.",
+      "That code is not right. Check the email and try again: 1 attempt left.",
+    ]);
+    assert.equal(last.alerts[0]?.messageParams["attempts_left"], "1");
+    last.onSubmit({ otp: wrong });
+
+    const back = await nextInteraction(client, "email");
+    assert.equal(resolveText(back.alerts[0]!), "Too many wrong codes. Send yourself a new one.");
+    assert.equal(back.submitLabel, "Send a new code");
+    assert.equal(back.fields["email"]?.value, email, "the address is kept");
+    back.onSubmit({ email });
+    // Within the hub's 30 s between two codes to one address: a wait, not another failure.
+    const wait = await nextInteraction(client, "email");
+    assert.equal(wait.alerts[0]?.type, "warning");
+    assert.equal(wait.alerts[0]?.messageCode, "RATE_LIMITED");
+    assert.match(resolveText(wait.alerts[0]!), /^You can ask for a new code in \d+ seconds\.$/);
+    assert.equal(wait.submitLabel, "Send a new code");
+    wait.onCancel();
+    await assert.rejects(done, (e: Error) => isAbortError(e));
+  });
+});
+
+describe("currentUser while the stored session is read", () => {
+  test("starts as loading, then becomes the stored user without passing through anonymous", async () => {
+    const first = newClient();
+    assert.equal(first.currentUser.value.status, "loading");
+    assert.equal(first.currentUser.value.isLoggedIn, false);
+    assert.equal((await first.ready()).status, "anonymous", "nobody stored: anonymous once read");
+    await emailLogin(first);
+    await first.close();
+
+    const reloaded = newClient(first.dir);
+    const seen: string[] = [];
+    reloaded.currentUser.subscribe((u) => seen.push(u.status));
+    await reloaded.ready();
+    assert.deepEqual(seen, ["loading", "active"], "a logged-in user is never shown as logged out");
+  });
+});
+
 describe("calling the app's API", () => {
   test("client.fetch sends a DPoP-bound token and answers the API's nonce challenge", async () => {
     const api = await startResourceServer(t.hub.url, t.app.id);

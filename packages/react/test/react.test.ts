@@ -152,10 +152,10 @@ describe("hooks and LoginDialog, rendered to markup", () => {
   });
 });
 
-test("docs/react.md shows examples/react/main.tsx as it is, under 60 lines", () => {
+test("docs/react.md shows examples/react/main.tsx as it is, under 100 lines", () => {
   const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), "utf8");
   const example = read("examples/react/main.tsx");
-  assert.ok(example.split("\n").length <= 60, "the React example has grown past 60 lines");
+  assert.ok(example.split("\n").length <= 100, "the React example has grown past 100 lines");
   assert.ok(
     read("docs/react.md").includes(`\`\`\`tsx\n${example}\`\`\``),
     "docs/react.md's custom dialog differs from examples/react/main.tsx: copy it over",
@@ -244,7 +244,7 @@ describe("a React app in Chromium", { skip }, () => {
     await otp.getByLabel("Code").fill(code === "00000000" ? "11111111" : "00000000");
     await otp.getByRole("button", { name: "Log in" }).click();
     const alert = otp.getByRole("alert");
-    await shows(alert, "That code is not right. Check the email and try again.");
+    await shows(alert, "That code is not right. Check the email and try again: 4 attempts left.");
     assert.equal(await alert.getAttribute("data-message-code"), "INVALID_OTP");
     assert.equal(await alert.getAttribute("data-alert-type"), "error");
     assert.equal(await otp.getAttribute("aria-describedby"), await alert.locator("..").getAttribute("id"));

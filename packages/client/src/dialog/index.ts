@@ -26,6 +26,13 @@ export class MeshauthLoginDialog extends Base {
   #inputs = new Map<string, HTMLInputElement>();
   #cancelButton: HTMLButtonElement | undefined;
   #busy = false;
+  /** What had the focus when the dialog opened (the Login button): it gets it back at the end. */
+  #opener: HTMLElement | undefined;
+  /**
+   * Asked when nothing has the focus as the dialog opens (the app disabled its Login
+   * button meanwhile, which drops the focus): what had it when login() was called.
+   */
+  openerHint: (() => Element | undefined) | undefined;
   readonly #dialog: HTMLDialogElement;
   readonly #title: HTMLHeadingElement;
   readonly #alerts: HTMLDivElement;
@@ -98,6 +105,7 @@ export class MeshauthLoginDialog extends Base {
 
   disconnectedCallback(): void {
     if (this.#dialog.open) this.#dialog.close();
+    this.#restoreFocus();
   }
 
   #shouldBeOpen(): boolean {
@@ -105,6 +113,12 @@ export class MeshauthLoginDialog extends Base {
   }
 
   #open(): void {
+    // Re-opened after the browser closed it (see the close handler): keep the first opener.
+    const hinted = this.openerHint?.();
+    const active = deepActiveElement() ?? (hinted instanceof HTMLElement ? hinted : undefined);
+    if (!this.#opener && active && active !== this && active.getRootNode() !== this.shadowRoot) {
+      this.#opener = active;
+    }
     try {
       this.#dialog.showModal();
     } catch {
@@ -119,6 +133,7 @@ export class MeshauthLoginDialog extends Base {
     if (interaction === undefined) {
       this.removeAttribute("data-interaction");
       if (this.#dialog.open) this.#dialog.close();
+      this.#restoreFocus();
       return;
     }
     this.setAttribute("data-interaction", interaction.type);
@@ -137,6 +152,38 @@ export class MeshauthLoginDialog extends Base {
 
     if (!this.#dialog.open) this.#open();
     this.#focusFirst();
+  }
+
+  /**
+   * Back to the opener, as a native dialog would do if it were not removed while open
+   * (the SDK removes it when the login ends); only while the focus is lost (on the
+   * body or in this dialog), never taking it from something the page focused since.
+   */
+  #restoreFocus(): void {
+    const opener = this.#opener;
+    this.#opener = undefined;
+    if (!opener?.isConnected) return;
+    const lost = () => {
+      const active = document.activeElement;
+      return active === null || active === document.body || active === this;
+    };
+    if (!lost()) return;
+    opener.focus();
+    if (!lost() || !opener.hasAttribute("disabled")) return;
+    // An app may disable its Login button while login() runs and enable it only once the
+    // promise settles, after this: focus it when it is enabled again (if nothing else has
+    // the focus by then), and stop waiting after a few seconds.
+    const watch = new MutationObserver(() => {
+      if (opener.hasAttribute("disabled")) return;
+      stop();
+      if (lost() && opener.isConnected) opener.focus();
+    });
+    const timer = setTimeout(() => stop(), 5000);
+    const stop = () => {
+      watch.disconnect();
+      clearTimeout(timer);
+    };
+    watch.observe(opener, { attributes: true, attributeFilter: ["disabled"] });
   }
 
   /** The first input, else the first button; the title while everything is disabled. */
@@ -202,6 +249,13 @@ export class MeshauthLoginDialog extends Base {
   }
 }
 
+/** The focused element, looking into open shadow roots (a Login button inside a web component). */
+function deepActiveElement(): HTMLElement | undefined {
+  let element = document.activeElement;
+  while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+  return element instanceof HTMLElement && element !== document.body ? element : undefined;
+}
+
 let baseDefined = false;
 
 /** Registers the element under `tagName` (once; later calls with a defined name do nothing). */
@@ -217,6 +271,8 @@ export interface AttachLoginDialogOptions {
   container?: HTMLElement;
   /** The element's tag name (default: `meshauth-login-dialog`). */
   tagName?: string;
+  /** What gets the focus back when the dialog closes if nothing has it as the dialog opens. */
+  opener?: () => Element | undefined;
 }
 
 /**
@@ -240,6 +296,7 @@ export function attachLoginDialog(
     if (!element) {
       defineLoginDialog(tagName);
       element = document.createElement(tagName) as MeshauthLoginDialog;
+      element.openerHint = options.opener;
       element.interaction = interaction;
       (options.container ?? document.body).append(element);
     } else {

@@ -9,9 +9,9 @@
  *   --meshauth-fg         text                             (near-black / near-white)
  *   --meshauth-muted      secondary text, placeholders     (grey)
  *   --meshauth-border     input and card borders           (fg mixed into bg)
- *   --meshauth-accent     primary button, focus ring, info (blue)
+ *   --meshauth-accent     primary button, focus ring, info (blue; keep 4.5:1 with accent-fg)
  *   --meshauth-accent-fg  text on the primary button       (white)
- *   --meshauth-error      error alerts, destructive button (red)
+ *   --meshauth-error      error alerts, destructive button (red; keep 4.5:1 with white)
  *   --meshauth-warning    warning alerts                   (amber)
  *   --meshauth-radius     card corner radius; controls use it minus 4px (12px)
  *   --meshauth-backdrop   the dimmed page behind the card  (translucent black)
@@ -34,6 +34,8 @@ export const styles = `
   --_accent: var(--meshauth-accent, #2563eb);
   --_accent-fg: var(--meshauth-accent-fg, #ffffff);
   --_error: var(--meshauth-error, #dc2626);
+  /* Behind white text: the same in both schemes, so it keeps WCAG AA contrast (4.8:1). */
+  --_danger: var(--meshauth-error, #dc2626);
   --_warning: var(--meshauth-warning, #d97706);
   --_radius: var(--meshauth-radius, 12px);
   --_control-radius: max(0px, calc(var(--_radius) - 4px));
@@ -44,7 +46,7 @@ export const styles = `
     --_fg: var(--meshauth-fg, #f4f4f5);
     --_muted: var(--meshauth-muted, #a1a1aa);
     --_border: var(--meshauth-border, #3f3f46);
-    --_accent: var(--meshauth-accent, #3b82f6);
+    --_accent: var(--meshauth-accent, #2563eb); /* white on it: 5.2:1 (blue-500 was 3.7:1) */
     --_error: var(--meshauth-error, #f87171);
     --_warning: var(--meshauth-warning, #fbbf24);
   }
@@ -112,6 +114,8 @@ input {
   background: var(--_bg);
   color: var(--_fg);
   font: inherit;
+  /* iOS Safari zooms the page into any input under 16px when it gets focus. */
+  font-size: max(16px, 1em);
   outline: none;
   transition: border-color 120ms, box-shadow 120ms;
 }
@@ -155,8 +159,9 @@ button:focus-visible {
 }
 button:disabled { cursor: progress; opacity: 0.6; }
 .submit { background: var(--_accent); color: var(--_accent-fg); }
-.submit:hover:not(:disabled) { filter: brightness(1.08); }
-:host([data-interaction="logout-confirmation"]) .submit { background: var(--_error); color: #fff; }
+/* Darker on hover, never lighter: lighter would drop the text's contrast under 4.5:1. */
+.submit:hover:not(:disabled) { filter: brightness(0.92); }
+:host([data-interaction="logout-confirmation"]) .submit { background: var(--_danger); color: #fff; }
 .cancel { color: var(--_muted); }
 .cancel:hover:not(:disabled) { color: var(--_fg); background: color-mix(in srgb, var(--_fg) 6%, transparent); }
 .option { border-color: var(--_border); background: var(--_bg); }

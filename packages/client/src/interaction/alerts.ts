@@ -13,6 +13,15 @@ function alert(
 export const otpSent = (email: string): Alert =>
   alert("info", "OTP_SENT", "We sent a code to {email}. Enter it below.", { email });
 
+/**
+ * A new code was asked for too soon after the last one (the hub sends at most one per
+ * 30 s to an address): said as a wait for the next code, not as another failure.
+ */
+export const resendLimited = (seconds: number): Alert =>
+  alert("warning", "RATE_LIMITED", "You can ask for a new code in {seconds} seconds.", {
+    seconds: String(seconds),
+  });
+
 export const invalidEmail = (email: string): Alert =>
   alert("error", "INVALID_EMAIL", "{email} is not an email address.", { email });
 
@@ -27,12 +36,22 @@ export const unsyncedChanges = (count: number): Alert =>
 /** The alert a person sees for an error, with a stable code for translations. */
 export function alertFor(error: MeshauthClientError): Alert {
   switch (error.code) {
-    case "invalid_otp":
-      return alert("error", "INVALID_OTP", "That code is not right. Check the email and try again.");
+    case "invalid_otp": {
+      // The hub says how many guesses this code has left; without that, the plain message.
+      const left = error.details["attempts_left"];
+      if (typeof left !== "number") {
+        return alert("error", "INVALID_OTP", "That code is not right. Check the email and try again.");
+      }
+      const message =
+        left === 1
+          ? "That code is not right. Check the email and try again: 1 attempt left."
+          : "That code is not right. Check the email and try again: {attempts_left} attempts left.";
+      return alert("error", "INVALID_OTP", message, { attempts_left: String(left) });
+    }
     case "otp_expired":
-      return alert("error", "OTP_EXPIRED", "That code has expired. Ask for a new one.");
+      return alert("error", "OTP_EXPIRED", "That code has expired. Send yourself a new one.");
     case "too_many_attempts":
-      return alert("error", "TOO_MANY_ATTEMPTS", "Too many wrong codes. Ask for a new one.");
+      return alert("error", "TOO_MANY_ATTEMPTS", "Too many wrong codes. Send yourself a new one.");
     case "rate_limited": {
       const seconds = String(error.details["retry_after"] ?? 60);
       return alert("error", "RATE_LIMITED", "Too many attempts. Try again in {seconds} seconds.", {

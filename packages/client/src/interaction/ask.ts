@@ -18,6 +18,7 @@ export type AskRequest = DistributiveOmit<UserInteraction, "onSubmit" | "onCance
 export class Interactions {
   readonly current = new State<UserInteraction | undefined>(undefined);
   #dialog: Promise<unknown> | undefined;
+  #opener: Element | undefined;
 
   /** `dialog` draws interactions for apps without their own; undefined when the app draws them. */
   constructor(private readonly dialog: DialogAttacher | undefined) {}
@@ -57,6 +58,18 @@ export class Interactions {
     });
   }
 
+  /**
+   * Notes what has the focus (in browsers), called synchronously by login() and
+   * logout(): an app that disables its Login button while login() runs makes the
+   * browser drop that focus before the dialog opens, and the dialog gives it back.
+   */
+  rememberOpener(): void {
+    if (typeof document === "undefined") return;
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+    if (element && element !== document.body) this.#opener = element;
+  }
+
   /** Takes the question away; one still unanswered rejects with an AbortError. */
   clear(): void {
     this.#withdraw?.();
@@ -66,7 +79,7 @@ export class Interactions {
   #ensureDialog(): Promise<unknown> {
     if (!this.dialog) return Promise.resolve();
     this.#dialog ??= Promise.resolve()
-      .then(() => this.dialog?.(this.current))
+      .then(() => this.dialog?.(this.current, () => this.#opener))
       .catch((e: unknown) => {
         this.#dialog = undefined;
         throw e;
@@ -76,11 +89,15 @@ export class Interactions {
 }
 
 /** Shows a default dialog for an interaction source; called once, on the first question. */
-export type DialogAttacher = (source: ObservableValue<UserInteraction | undefined>) => unknown;
+export type DialogAttacher = (
+  source: ObservableValue<UserInteraction | undefined>,
+  /** What had the focus when the SDK was asked to log in (browsers). */
+  opener?: () => Element | undefined,
+) => unknown;
 
 /** The browser's default: `<meshauth-login-dialog>`, loaded on first use so custom-dialog apps never download it. */
-export const browserDialog: DialogAttacher = (source) =>
-  import("../dialog/index.js").then((m) => m.attachLoginDialog(source));
+export const browserDialog: DialogAttacher = (source, opener) =>
+  import("../dialog/index.js").then((m) => m.attachLoginDialog(source, opener ? { opener } : {}));
 
 /** Where no dialog can be drawn: interactive login explains what to do instead. */
 export const noDialog: DialogAttacher = () => {

@@ -1,7 +1,7 @@
 import { MeshauthClientError } from "../errors.js";
 import { type HubApi, OTP_GRANT } from "../hub-api.js";
 import type { StoredSession } from "../session.js";
-import { alertFor, invalidEmail, otpSent } from "./alerts.js";
+import { alertFor, invalidEmail, otpSent, resendLimited } from "./alerts.js";
 import type { AskRequest } from "./ask.js";
 import type { Alert } from "./types.js";
 
@@ -25,6 +25,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession> {
   let email = ctx.email;
   let alerts: Alert[] = [];
+  /** After a code expired or was guessed wrong too often: the next step is a new code. */
+  let again = false;
   for (;;) {
     if (email === undefined || alerts.length > 0) {
       const values = await ctx.ask({
@@ -39,7 +41,7 @@ export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession>
             ...(email ? { value: email } : {}),
           },
         },
-        submitLabel: "Send code",
+        submitLabel: again ? "Send a new code" : "Send code",
         cancelLabel: "Cancel",
       });
       email = (values["email"] ?? "").trim();
@@ -52,10 +54,15 @@ export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession>
     try {
       ({ otpId } = await ctx.api.startOtp(email, ctx.signal));
     } catch (e) {
-      alerts = [alertOrThrow(e)];
+      const alert = alertOrThrow(e);
+      const wait = (e as MeshauthClientError).details["retry_after"];
+      alerts = [
+        alert.messageCode === "RATE_LIMITED" && typeof wait === "number" ? resendLimited(wait) : alert,
+      ];
       continue;
     }
     alerts = [];
+    again = false;
     let otpAlerts: Alert[] = [otpSent(email)];
     for (;;) {
       const values = await ctx.ask({
@@ -82,6 +89,7 @@ export async function emailLogin(ctx: EmailLoginContext): Promise<StoredSession>
         const alert = alertOrThrow(e);
         if (alert.messageCode === "OTP_EXPIRED" || alert.messageCode === "TOO_MANY_ATTEMPTS") {
           alerts = [alert];
+          again = true;
           break; // back to the address, for a new code
         }
         otpAlerts = [alert];

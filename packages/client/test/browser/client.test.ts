@@ -116,7 +116,10 @@ describe("the SDK in a browser", { skip }, () => {
     const code = await env.t.codeFor(email);
     await otp.getByLabel("Code", { exact: true }).fill(code === "00000000" ? "11111111" : "00000000");
     await otp.getByRole("button", { name: "Log in" }).click();
-    await shows(otp.getByRole("alert"), "That code is not right. Check the email and try again.");
+    await shows(
+      otp.getByRole("alert"),
+      "That code is not right. Check the email and try again: 4 attempts left.",
+    );
     assert.equal(await otp.getByRole("alert").getAttribute("data-code"), "INVALID_OTP");
     await otp.getByLabel("Code", { exact: true }).fill(code);
     await otp.getByRole("button", { name: "Log in" }).click();

@@ -102,6 +102,19 @@ const focusInDialog = () =>
       document.activeElement.shadowRoot?.activeElement != null,
   );
 
+/** WCAG 2 contrast ratio of two `rgb(r, g, b)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const [r = 0, g = 0, b2 = 0] = (color.match(/[\d.]+/g) ?? []).map(Number).map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b2;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (hi + 0.05) / (lo + 0.05);
+}
+
 describe("the default login dialog", { skip }, () => {
   test("email: a labelled, focused email input; typing and Enter submits the address", async () => {
     await show("email");
@@ -152,6 +165,42 @@ describe("the default login dialog", { skip }, () => {
     );
     assert.equal(await host().getByRole("dialog").isVisible(), true, "still open: the SDK decides");
     assert.equal(await focusInDialog(), true);
+  });
+
+  test("Escape and Cancel give the focus back to what opened the dialog once the SDK closes it", async () => {
+    for (const how of ["Escape", "Cancel"] as const) {
+      await page.locator("#behind").focus();
+      await show("email");
+      await host().getByLabel("Email").waitFor();
+      assert.equal(await focusInDialog(), true);
+      if (how === "Escape") await page.keyboard.press("Escape");
+      else await host().getByRole("button", { name: "Cancel" }).click();
+      // The SDK answers a cancel by ending the interaction.
+      await hide();
+      await settle();
+      assert.equal(await focused(), "button:Login", `${how}: back on the Login button`);
+    }
+  });
+
+  test("dark mode: the primary button's text has at least 4.5:1 contrast; inputs are 16 px or more", async () => {
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const kind of ["email", "otp", "logout-confirmation"] as const) {
+        await show(kind);
+        const submit = host().locator("button.submit");
+        const [fg, bg] = await submit.evaluate((e) => {
+          const style = getComputedStyle(e);
+          return [style.color, style.backgroundColor];
+        });
+        const ratio = contrast(fg, bg);
+        assert.ok(ratio >= 4.5, `${scheme} ${kind}: ${fg} on ${bg} is ${ratio.toFixed(2)}:1`);
+        for (const size of await host()
+          .locator("input")
+          .evaluateAll((inputs) => inputs.map((i) => Number.parseFloat(getComputedStyle(i).fontSize)))) {
+          assert.ok(size >= 16, `${scheme} ${kind}: an input's font is ${size}px (iOS zooms under 16)`);
+        }
+      }
+    }
   });
 
   test("alerts: resolved text, message codes, errors as role=alert and described by", async () => {
