@@ -21,6 +21,16 @@ export interface PrivatePostgres {
   destroy(): void;
 }
 
+/** Whether initdb and pg_ctl can be found (the PostgreSQL server package is installed). */
+export function hasPostgresTools(): boolean {
+  try {
+    binDir();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function binDir(): string {
   const base = "/usr/lib/postgresql";
   const fromPath = (() => {

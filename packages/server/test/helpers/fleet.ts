@@ -1,15 +1,15 @@
 /**
- * Hub processes and refreshing clients for the fault and soak scripts: `meshauth start`
+ * Hub processes and refreshing clients for the fault scripts (bench/faults.ts) and the crash tests: `meshauth start`
  * processes from the sources (packages/server/test/helpers/multi.ts), an app with the
  * custom-auth provider made through the admin API, and devices that log in and rotate
  * their refresh tokens, remembering every token they were given.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { newDevice, type TestDevice } from "../../packages/server/test/helpers/client.js";
-import { type HubProcess, proofFor, spawnHub } from "../../packages/server/test/helpers/multi.js";
+import { newDevice, type TestDevice } from "./client.js";
+import { type HubProcess, proofFor, spawnHub } from "./multi.js";
 
-export { freePort } from "../../packages/server/test/helpers/hub.js";
+export { freePort } from "./hub.js";
 export type { HubProcess };
 
 /** Longest a request may take before the scripts count it as hung. */
