@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createNonceService, MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
+import { MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { AppService } from "./apps/app-service.js";
@@ -14,6 +14,7 @@ import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from "./auth/token-exchange.
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
+import { createNodeNonceService } from "./crypto/node-dpop.js";
 import { SecretBox } from "./crypto/secrets.js";
 import {
   createMailer,
@@ -132,7 +133,7 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   >;
   try {
     const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
-    const nonces = createNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
+    const nonces = createNodeNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
     const pepper = await sharedSecret(store, box, "otp-pepper", now());
     services = {
       tokens: new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg)),

@@ -17,6 +17,7 @@ export {
   DEFAULT_DPOP_CLOCK_SKEW_SECONDS,
   DEFAULT_DPOP_MAX_AGE_SECONDS,
   type DpopNonceOptions,
+  type DpopSignatureVerifier,
   MAX_DPOP_PROOF_LENGTH,
   type VerifiedDpopProof,
   type VerifyDpopProofOptions,

@@ -1,4 +1,4 @@
-import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
+import { base64url, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import {
   DEFAULT_DPOP_ALGORITHMS,
   type DpopAlgorithm,
@@ -21,6 +21,23 @@ export const DEFAULT_DPOP_MAX_AGE_SECONDS = 300;
 export const DEFAULT_DPOP_CLOCK_SKEW_SECONDS = 60;
 /** Longest `nonce` claim accepted. */
 const MAX_NONCE_LENGTH = 1024;
+
+/**
+ * The signature check and thumbprint behind `verifyDpopProof`. The default is jose on
+ * WebCrypto, which runs everywhere; a server may pass one built on its platform's
+ * crypto (node:crypto) that gives the same answers faster. Every other check stays here.
+ */
+export interface DpopSignatureVerifier {
+  /** Whether `signature` is `alg`'s signature of `signingInput` by `jwk` (a bare public key). Never throws. */
+  verify(
+    alg: DpopAlgorithm,
+    jwk: JWK,
+    signingInput: Uint8Array,
+    signature: Uint8Array,
+  ): boolean | Promise<boolean>;
+  /** RFC 7638 SHA-256 thumbprint of `jwk`, base64url. */
+  thumbprint(jwk: JWK): string | Promise<string>;
+}
 
 /** How the verifier asks for and checks server nonces; a NonceService fits `check` and `issue`. */
 export interface DpopNonceOptions {
@@ -50,6 +67,8 @@ export interface VerifyDpopProofOptions {
   nonce?: DpopNonceOptions;
   /** Where used `jti`s are recorded. Without one, replays are not detected. */
   replay?: ReplayCache;
+  /** Signature check and thumbprint; default jose on WebCrypto. */
+  verifier?: DpopSignatureVerifier;
 }
 
 export interface VerifiedDpopProof {
@@ -113,13 +132,7 @@ export async function verifyDpopProof(
   }
 
   const jwk = await embeddedPublicJwk(header["jwk"], alg);
-  let payload: Uint8Array;
-  try {
-    const key = await importJWK(jwk, alg);
-    ({ payload } = await compactVerify(proof, key, { algorithms: [alg] }));
-  } catch {
-    throw invalidProof("signature", "DPoP proof signature does not verify with its jwk");
-  }
+  const payload = await verifiedPayload(proof, jwk, alg, options.verifier);
 
   const claims = parseClaims(payload);
   if (claims.htm !== options.htm) throw invalidProof("htm", "DPoP proof is for another HTTP method");
@@ -142,7 +155,7 @@ export async function verifyDpopProof(
     throw invalidProof("ath", "DPoP proof has ath but no access token was sent");
   }
 
-  const jkt = await jwkThumbprint(jwk);
+  const jkt = options.verifier ? await options.verifier.thumbprint(jwk) : await jwkThumbprint(jwk);
   if (options.expectedJkt !== undefined && jkt !== options.expectedJkt) {
     throw invalidProof("jkt", "DPoP proof key is not the key the token is bound to");
   }
@@ -164,6 +177,37 @@ export async function verifyDpopProof(
   const result: VerifiedDpopProof = { jkt, jwk, alg, jti: claims.jti, iat: claims.iat, htm: claims.htm, htu };
   if (claims.nonce !== undefined) result.nonce = claims.nonce;
   return result;
+}
+
+/** The payload of a proof whose signature verifies with its own `jwk`. */
+async function verifiedPayload(
+  proof: string,
+  jwk: JWK,
+  alg: DpopAlgorithm,
+  verifier: DpopSignatureVerifier | undefined,
+): Promise<Uint8Array> {
+  const failed = () => invalidProof("signature", "DPoP proof signature does not verify with its jwk");
+  if (!verifier) {
+    try {
+      const key = await importJWK(jwk, alg);
+      return (await compactVerify(proof, key, { algorithms: [alg] })).payload;
+    } catch {
+      throw failed();
+    }
+  }
+  // The header was checked above (alg allowed, no crit or b64), as compactVerify would.
+  const [header = "", body = "", signature = ""] = proof.split(".");
+  let ok = false;
+  let payload: Uint8Array;
+  try {
+    payload = base64url.decode(body);
+    const input = new TextEncoder().encode(`${header}.${body}`);
+    ok = await verifier.verify(alg, jwk, input, base64url.decode(signature));
+  } catch {
+    throw failed();
+  }
+  if (!ok) throw failed();
+  return payload;
 }
 
 /** The header's `jwk`, if it is a bare public key of the type `alg` needs. */

@@ -1,5 +1,6 @@
 import { DpopError, type NonceService, type VerifiedDpopProof, verifyDpopProof } from "@meshauth/core";
 import type { FastifyRequest } from "fastify";
+import { createNodeDpopVerifier } from "../crypto/node-dpop.js";
 import type { GuardStore } from "../storage/guard-store.js";
 
 export interface ProofRequirements {
@@ -18,6 +19,7 @@ export interface ProofRequirements {
  */
 export class DpopGuard {
   readonly #replay;
+  readonly #verifier = createNodeDpopVerifier();
 
   constructor(
     guards: GuardStore,
@@ -47,6 +49,7 @@ export class DpopGuard {
       htu: `${this.issuer}${path}`,
       now: this.now,
       replay: this.#replay,
+      verifier: this.#verifier,
       nonce: {
         required: requirements.requireNonce === true,
         check: (n) => this.nonces.check(n),

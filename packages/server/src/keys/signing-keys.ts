@@ -1,5 +1,5 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject, webcrypto } from "node:crypto";
-import { calculateJwkThumbprint, exportJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import { createPrivateKey, generateKeyPairSync, type KeyObject, sign, webcrypto } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, type JWK, type JWTPayload } from "jose";
 import type { SigningAlg } from "../config/config.js";
 import type { SecretBox } from "../crypto/secrets.js";
 import type { SigningKeyRow, Store } from "../storage/store.js";
@@ -143,9 +143,19 @@ export class SigningKeys {
     return { keys: published.map((k) => k.publicJwk as JWK) };
   }
 
-  /** Signs a JWT with the active key. `typ` names the token kind (e.g. `at+jwt`). */
+  /**
+   * Signs a JWT with the active key. `typ` names the token kind (e.g. `at+jwt`). The
+   * compact JWS is built here and signed with node:crypto, synchronously: the same bytes
+   * jose's SignJWT makes, without a WebCrypto job per token on the hub's hot path.
+   */
   async sign(payload: JWTPayload, typ: string): Promise<string> {
     const key = await this.active();
-    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.privateKey);
+    const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString("base64url");
+    const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+    const signature =
+      key.alg === "EdDSA"
+        ? sign(null, Buffer.from(input), key.privateKey)
+        : sign("sha256", Buffer.from(input), { key: key.privateKey, dsaEncoding: "ieee-p1363" });
+    return `${input}.${signature.toString("base64url")}`;
   }
 }
