@@ -9,5 +9,6 @@ export {
 } from "./channel.js";
 export { type ConnectPeerOptions, connectPeer, type PeerConnection } from "./client.js";
 export { createPeerServer, type PeerConnectionListener, type PeerServerOptions } from "./server.js";
+export { type SignalingServer, type SignalingServerOptions, startSignalingServer } from "./signaling.js";
 export { toCertificateError } from "./tls.js";
 export type { AuthenticatedPeer, PeerTlsOptions, PeerTrust } from "./types.js";

@@ -1,15 +1,5 @@
 export { reconnectDelay } from "./live-stream.js";
 export {
-  type EvictedDocument,
-  type MeshauthCheckpoint,
-  type MeshauthReplicationExtras,
-  type MeshauthReplicationState,
-  type MeshauthSyncStatus,
-  type RefusedWrite,
-  type ReplicateMeshauthOptions,
-  replicateMeshauth,
-} from "./replicate.js";
-export {
   DEFAULT_PEER_LIMITS,
   type LinkClosed,
   type PeerChannel,
@@ -28,3 +18,18 @@ export {
   type RevocationStoreOptions,
 } from "./peer-revocations.js";
 export { collectionSpecOf, signedConflictHandler, signLocalWrites } from "./peer-signing.js";
+export {
+  type AuthenticateDataChannelOptions,
+  authenticateDataChannel,
+  DEFAULT_MAX_DATA_CHANNEL_MESSAGE_BYTES,
+} from "./peer-webrtc.js";
+export {
+  type EvictedDocument,
+  type MeshauthCheckpoint,
+  type MeshauthReplicationExtras,
+  type MeshauthReplicationState,
+  type MeshauthSyncStatus,
+  type RefusedWrite,
+  type ReplicateMeshauthOptions,
+  replicateMeshauth,
+} from "./replicate.js";
