@@ -1,4 +1,4 @@
-import { jwkThumbprint, toPublicJwk } from "@meshauth/core";
+import { jwkThumbprint, TOKEN_TYPES, toPublicJwk } from "@meshauth/core";
 import { abortError, anySignal, isAbortError, MeshauthClientError } from "./errors.js";
 import { HubApi, TOKEN_EXCHANGE_GRANT } from "./hub-api.js";
 import { alertFor, unsyncedChanges } from "./interaction/alerts.js";
@@ -440,8 +440,8 @@ export class Client implements MeshauthClient {
         client_id: this.appId,
         subject_token: token,
         subject_token_type: provider.startsWith("oidc:")
-          ? "urn:ietf:params:oauth:token-type:id_token"
-          : "urn:ietf:params:oauth:token-type:access_token",
+          ? TOKEN_TYPES.idToken
+          : TOKEN_TYPES.accessToken,
         provider,
       },
       await this.deviceKeyThumbprint(),

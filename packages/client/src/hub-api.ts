@@ -1,12 +1,13 @@
-import type { Identity } from "@meshauth/core";
+import { type Identity, OTP_GRANT, TOKEN_EXCHANGE_GRANT } from "@meshauth/core";
 import { decodeJwt } from "jose";
 import { anySignal, MeshauthClientError } from "./errors.js";
 import type { StoredSession } from "./session.js";
 import { type Clock, type DpopTransport, jsonOrThrow } from "./transport.js";
 import type { TokenResponse } from "./types.js";
 
-export const OTP_GRANT = "urn:meshauth:grant-type:otp";
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+// The wire protocol lives in core; re-exported for the SDK's modules.
+export { OTP_GRANT, TOKEN_EXCHANGE_GRANT };
+
 const HUB_TIMEOUT_MS = 30_000;
 
 /** The hub's endpoints the SDK calls, relative to its base URL (the issuer). */

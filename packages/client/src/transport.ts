@@ -136,18 +136,19 @@ interface Challenge {
 async function challengeOf(response: Response): Promise<Challenge> {
   const www = response.headers.get("WWW-Authenticate") ?? "";
   const fromHeader = /error="([^"]+)"/.exec(www)?.[1];
-  if (fromHeader) return { error: fromHeader, serverTime: undefined };
   if (!(response.headers.get("Content-Type") ?? "").includes("json")) {
-    return { error: undefined, serverTime: undefined };
+    return { error: fromHeader, serverTime: undefined };
   }
   try {
     const body = (await response.clone().json()) as Record<string, unknown>;
+    // meshauth's precise code (`clock_skew` under RFC 9449's `invalid_dpop_proof`) first.
+    const precise = typeof body["meshauth_error"] === "string" ? body["meshauth_error"] : undefined;
     return {
-      error: typeof body["error"] === "string" ? body["error"] : undefined,
+      error: precise ?? fromHeader ?? (typeof body["error"] === "string" ? body["error"] : undefined),
       serverTime: typeof body["server_time"] === "number" ? body["server_time"] : undefined,
     };
   } catch {
-    return { error: undefined, serverTime: undefined };
+    return { error: fromHeader, serverTime: undefined };
   }
 }
 
@@ -159,7 +160,9 @@ export async function errorFrom(response: Response): Promise<MeshauthClientError
   } catch {
     // fall through: not JSON
   }
-  const code = typeof body["error"] === "string" ? body["error"] : undefined;
+  // The hub's precise reason (`session_revoked` under OAuth's `invalid_grant`) is what alerts key on.
+  const precise = typeof body["meshauth_error"] === "string" ? body["meshauth_error"] : undefined;
+  const code = precise ?? (typeof body["error"] === "string" ? body["error"] : undefined);
   if (!code) {
     return new MeshauthClientError(
       response.status >= 500 ? "unavailable" : "invalid_response",

@@ -1,3 +1,4 @@
+import type { TokenResponse } from "@meshauth/core";
 import type { JWK } from "jose";
 import type { MeshauthClientError } from "./errors.js";
 import type { Alert, Field, UserInteraction } from "./interaction/types.js";
@@ -6,15 +7,7 @@ import type { CurrentUser } from "./session.js";
 import type { ClientStore } from "./stores/types.js";
 
 /** The hub's /token answer, as an app backend passes it on from the custom-auth grant. */
-export interface TokenResponse {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-  refresh_token: string;
-  refresh_token_expires_at?: number;
-  identity: unknown;
-  client_info?: unknown;
-}
+export type { TokenResponse } from "@meshauth/core";
 
 /** What `fetchTokens` gets to work with. */
 export interface FetchTokensContext {

@@ -10,7 +10,12 @@ import { sharedSecret } from "./auth/hub-secrets.js";
 import { OtpService } from "./auth/otp-service.js";
 import { Revocations } from "./auth/revocations.js";
 import { SessionAdmin } from "./auth/session-admin.js";
-import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from "./auth/token-exchange.js";
+import { DpopHooks } from "./auth/dpop-hook.js";
+import { clientCredentialsGrant } from "./auth/grants/client-credentials.js";
+import { otpGrant } from "./auth/grants/otp.js";
+import { refreshTokenGrant } from "./auth/grants/refresh-token.js";
+import { GrantRegistry } from "./auth/grants/registry.js";
+import { tokenExchangeGrant } from "./auth/grants/token-exchange.js";
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
@@ -55,6 +60,10 @@ export interface HubCore {
   tokens: TokenService;
   otp: OtpService;
   dpop: DpopGuard;
+  /** DPoP as a preHandler routes declare: `{ preHandler: core.dpopHooks.require({ accessToken: true }) }`. */
+  dpopHooks: DpopHooks;
+  /** The /token grants; register more before `buildHttp`. */
+  grants: GrantRegistry;
   sessionAdmin: SessionAdmin;
   certificates: DeviceCertificates;
   revocations: Revocations;
@@ -129,21 +138,38 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   const apps = new AppService(store, box, permissionsValidator, now);
   let services: Pick<
     HubCore,
-    "tokens" | "otp" | "dpop" | "sessionAdmin" | "mailer" | "certificates" | "revocations"
+    | "tokens"
+    | "otp"
+    | "dpop"
+    | "dpopHooks"
+    | "grants"
+    | "sessionAdmin"
+    | "mailer"
+    | "certificates"
+    | "revocations"
   >;
   try {
     const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
     const nonces = createNodeNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
     const pepper = await sharedSecret(store, box, "otp-pepper", now());
+    const tokens = new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg));
+    const otp = new OtpService(
+      store,
+      pepper,
+      loginCodeSender(mailer, config.emailFrom ?? defaultSenderFor(config.issuer)),
+      now,
+    );
+    const dpop = new DpopGuard(store.guards, nonces, config.issuer, now);
     services = {
-      tokens: new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg)),
-      otp: new OtpService(
-        store,
-        pepper,
-        loginCodeSender(mailer, config.emailFrom ?? defaultSenderFor(config.issuer)),
-        now,
-      ),
-      dpop: new DpopGuard(store.guards, nonces, config.issuer, now),
+      tokens,
+      otp,
+      dpop,
+      dpopHooks: new DpopHooks(dpop, tokens, store),
+      grants: new GrantRegistry()
+        .register(otpGrant({ otp, tokens }))
+        .register(refreshTokenGrant({ tokens }))
+        .register(clientCredentialsGrant({ tokens, validatePermissions: permissionsValidator }))
+        .register(tokenExchangeGrant({ store, box, tokens })),
       sessionAdmin: new SessionAdmin(store, apps, now),
       certificates: new DeviceCertificates(store, box),
       revocations: new Revocations(store, apps, keys, now),
@@ -217,22 +243,14 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     store: core.store,
     tokens: core.tokens,
     otp: core.otp,
-    dpop: core.dpop,
+    dpopHooks: core.dpopHooks,
     discovery,
     cors,
-    validatePermissions: permissionsValidator,
+    grants: core.grants,
     now: core.now,
-    grants: new Map([
-      [
-        TOKEN_EXCHANGE_GRANT,
-        tokenExchangeGrant({ store: core.store, box: core.box, tokens: core.tokens, dpop: core.dpop }),
-      ],
-    ]),
   });
   await http.register(certificateRoutes, {
-    store: core.store,
-    tokens: core.tokens,
-    dpop: core.dpop,
+    dpopHooks: core.dpopHooks,
     certificates: core.certificates,
     discovery,
   });

@@ -157,13 +157,13 @@ describe("several hub processes on one PostgreSQL database", { skip: !postgres }
     // Reuse of a rotated token at the other process: reuse detection revokes the session.
     const replay = await refresh(a, first, await proofFor(device, `${a.issuer}/token`));
     assert.equal(replay.status, 400);
-    assert.equal(replay.body.error, "session_revoked");
+    assert.equal(replay.body.meshauth_error, "session_revoked");
 
     const afterwards = await refresh(b, newest, await proofFor(device, `${b.issuer}/token`));
     assert.equal(afterwards.status, 400);
-    assert.equal(afterwards.body.error, "session_revoked");
+    assert.equal(afterwards.body.meshauth_error, "session_revoked");
     const atA = await refresh(a, newest, await proofFor(device, `${a.issuer}/token`));
-    assert.equal(atA.body.error, "session_revoked");
+    assert.equal(atA.body.meshauth_error, "session_revoked");
   });
 
   test("the same proof sent twice to B at once: exactly one is served", async () => {
@@ -238,7 +238,7 @@ describe("several hub processes on one PostgreSQL database", { skip: !postgres }
         // session_revoked: it read the token after the winner had marked it used and
         // could not take the lost-answer grace (reuse detection).
         assert.ok(
-          loser.body.error === "invalid_grant" || loser.body.error === "session_revoked",
+          loser.body.error === "invalid_grant" || loser.body.meshauth_error === "session_revoked",
           JSON.stringify(loser.body),
         );
       } else {
@@ -257,14 +257,14 @@ describe("several hub processes on one PostgreSQL database", { skip: !postgres }
         });
         if (intro.body.active === true) active.push(r.body.refresh_token as string);
       }
-      if (loser?.body.error === "session_revoked") {
+      if (loser?.body.meshauth_error === "session_revoked") {
         assert.deepEqual(active, []);
         const next = await refresh(
           b,
           ok[0]!.body.refresh_token as string,
           await proofFor(device, `${b.issuer}/token`),
         );
-        assert.equal(next.body.error, "session_revoked");
+        assert.equal(next.body.meshauth_error, "session_revoked");
       } else {
         assert.equal(active.length, 1, summary);
         const next = await refresh(b, active[0]!, await proofFor(device, `${b.issuer}/token`));

@@ -119,7 +119,7 @@ for (const engine of engines()) {
       assert.equal(revoked.status, 200);
       const afterLogout = await refresh(device, r1.body.refresh_token);
       assert.equal(afterLogout.status, 400);
-      assert.equal(afterLogout.body.error, "session_revoked");
+      assert.equal(afterLogout.body.meshauth_error, "session_revoked");
     });
 
     test("/revoke: a public client cannot end a session with an access token; the app's backend can", async () => {
@@ -166,7 +166,7 @@ for (const engine of engines()) {
       });
       assert.equal(byBackend.status, 200, JSON.stringify(byBackend.body));
       assert.equal((await introspect(at)).body.active, false);
-      assert.equal((await refresh(device, still.body.refresh_token)).body.error, "session_revoked");
+      assert.equal((await refresh(device, still.body.refresh_token)).body.meshauth_error, "session_revoked");
 
       // HTTP Basic authenticates the backend too.
       const other = await backendLogin(`revoke-basic-${engine.name}@example.com`);
@@ -181,7 +181,10 @@ for (const engine of engines()) {
         { headers: { authorization: `Basic ${basic}` } },
       );
       assert.equal(byBasic.status, 200, JSON.stringify(byBasic.body));
-      assert.equal((await refresh(other.device, other.tokens.refresh_token)).body.error, "session_revoked");
+      assert.equal(
+        (await refresh(other.device, other.tokens.refresh_token)).body.meshauth_error,
+        "session_revoked",
+      );
     });
 
     test("the answer to /otp is the same for a known and an unknown address", async () => {
@@ -227,9 +230,13 @@ for (const engine of engines()) {
       assert.equal(r2.status, 200);
       const reuse = await refresh(device, tokens.refresh_token);
       assert.equal(reuse.status, 400);
-      assert.equal(reuse.body.error, "session_revoked");
+      assert.equal(reuse.body.meshauth_error, "session_revoked");
       const newest = await refresh(device, r2.body.refresh_token);
-      assert.equal(newest.body.error, "session_revoked", "the rotated-to token dies with the session");
+      assert.equal(
+        newest.body.meshauth_error,
+        "session_revoked",
+        "the rotated-to token dies with the session",
+      );
       const events = (
         await hub.http.inject({ url: `/admin/apps/${app.id}/security-events`, headers: admin(hub) })
       ).json().events;
@@ -456,7 +463,11 @@ for (const engine of engines()) {
       assert.equal(disabled.statusCode, 200);
       assert.equal((await introspect(String(tokens.access_token))).body.active, false);
       const refused = await refresh(device, tokens.refresh_token);
-      assert.ok(["user_disabled", "session_revoked"].includes(String(refused.body.error)));
+      assert.ok(
+        ["user_disabled", "session_revoked"].includes(
+          String(refused.body.meshauth_error ?? refused.body.error),
+        ),
+      );
       // A new login fails at once too (through the backend here: the address's 30 s email limit is still running).
       const login = await post(hub.url, "/token", {
         grant_type: "client_credentials",
@@ -489,7 +500,7 @@ for (const engine of engines()) {
         headers: admin(hub),
       });
       assert.equal(del.statusCode, 204);
-      assert.equal((await refresh(a.device, a.tokens.refresh_token)).body.error, "session_revoked");
+      assert.equal((await refresh(a.device, a.tokens.refresh_token)).body.meshauth_error, "session_revoked");
     });
 
     test("client secret guessing is refused and then rate-limited", async () => {

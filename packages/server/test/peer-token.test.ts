@@ -26,7 +26,7 @@ describe("peers without client certificates: access token plus a proof over the 
                 client_id: target.id,
                 provider: "playground",
                 subject_token: String(target.playgroundToken),
-                subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+                subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
               },
               device,
             )

@@ -105,11 +105,11 @@ for (const engine of engines()) {
       const t2b = await rotate(device, t1);
       const late = await refresh(device, t2);
       assert.equal(late.status, 400);
-      assert.equal(late.body.error, "session_revoked");
+      assert.equal(late.body.meshauth_error, "session_revoked");
       assert.equal(await revokedReason(sid), "refresh_token_reuse");
       const [event] = await events(sid, "refresh_token_reuse");
       assert.equal(event?.detail.superseded, true);
-      assert.equal((await refresh(device, t2b)).body.error, "session_revoked");
+      assert.equal((await refresh(device, t2b)).body.meshauth_error, "session_revoked");
     });
 
     test("T1 retried after T2 was used: reuse, the session ends", async () => {
@@ -118,10 +118,10 @@ for (const engine of engines()) {
       const t3 = await rotate(device, t2);
       const reuse = await refresh(device, t1);
       assert.equal(reuse.status, 400);
-      assert.equal(reuse.body.error, "session_revoked");
+      assert.equal(reuse.body.meshauth_error, "session_revoked");
       assert.equal(await revokedReason(sid), "refresh_token_reuse");
       assert.equal((await events(sid, "refresh_retry_after_lost_response")).length, 0);
-      assert.equal((await refresh(device, t3)).body.error, "session_revoked");
+      assert.equal((await refresh(device, t3)).body.meshauth_error, "session_revoked");
     });
 
     test("an older generation (T1 when T2 was used and T3 never arrived): reuse", async () => {
@@ -129,7 +129,7 @@ for (const engine of engines()) {
       const t2 = await rotate(device, t1);
       await rotate(device, t2);
       const reuse = await refresh(device, t1);
-      assert.equal(reuse.body.error, "session_revoked");
+      assert.equal(reuse.body.meshauth_error, "session_revoked");
       assert.equal(await revokedReason(sid), "refresh_token_reuse");
     });
 
@@ -138,7 +138,7 @@ for (const engine of engines()) {
       await rotate(device, t1);
       await rotate(device, t1);
       const again = await refresh(device, t1);
-      assert.equal(again.body.error, "session_revoked");
+      assert.equal(again.body.meshauth_error, "session_revoked");
       assert.equal(await revokedReason(sid), "refresh_token_reuse");
     });
 
@@ -183,12 +183,12 @@ for (const engine of engines()) {
           }).toString(),
         });
         assert.equal(res.statusCode, 400, res.body);
-        assert.equal(res.json().error, "session_revoked");
+        assert.equal(res.json().meshauth_error, "session_revoked");
       } finally {
         await later.close();
       }
       assert.equal(await revokedReason(sid), "refresh_token_reuse");
-      assert.equal((await refresh(device, t2)).body.error, "session_revoked");
+      assert.equal((await refresh(device, t2)).body.meshauth_error, "session_revoked");
     });
 
     /**
@@ -211,7 +211,11 @@ for (const engine of engines()) {
     const settle = <T>(p: Promise<T>) =>
       p.then(
         (value) => ({ value, error: undefined }),
-        (error: { code?: string }) => ({ value: undefined, error: error.code }),
+        // meshauth's precise reason where there is one (`session_revoked` under `invalid_grant`).
+        (error: { code?: string; details?: { meshauth_error?: string } }) => ({
+          value: undefined,
+          error: error.details?.meshauth_error ?? error.code,
+        }),
       );
 
     test("interleaved: a retry loses to another retry between its read and its compare-and-set: invalid_grant, the session lives", async () => {
@@ -273,12 +277,13 @@ for (const engine of engines()) {
         // invalid_grant: it lost the compare-and-set on T2. session_revoked: it read the
         // session after the winner had issued T2', so T1 was two generations behind.
         assert.ok(
-          loser.body.error === "invalid_grant" || loser.body.error === "session_revoked",
+          loser.body.error === "invalid_grant" || loser.body.meshauth_error === "session_revoked",
           JSON.stringify(loser.body),
         );
         assert.equal(await introspect(t2), false);
         const next = await refresh(device, String(winners[0]!.body.refresh_token));
-        if (loser.body.error === "session_revoked") assert.equal(next.body.error, "session_revoked");
+        if (loser.body.meshauth_error === "session_revoked")
+          assert.equal(next.body.meshauth_error, "session_revoked");
         else assert.equal(next.status, 200, JSON.stringify(next.body));
         seen.push(`round ${round}: loser ${String(loser.body.error)}`);
       }

@@ -72,7 +72,7 @@ for (const engine of engines()) {
         for (const r of losers) {
           assert.equal(r.status, 400, JSON.stringify(r.body));
           assert.ok(
-            r.body.error === "invalid_grant" || r.body.error === "session_revoked",
+            r.body.error === "invalid_grant" || r.body.meshauth_error === "session_revoked",
             JSON.stringify(r.body),
           );
         }
@@ -88,7 +88,7 @@ for (const engine of engines()) {
           });
           if (r.body.active === true) active.push(token);
         }
-        const revoked = losers.some((r) => r.body.error === "session_revoked");
+        const revoked = losers.some((r) => r.body.meshauth_error === "session_revoked");
         if (revoked) {
           // A late request looked like a replayed token and ended the session, winners' tokens included.
           assert.deepEqual(active, []);
@@ -100,7 +100,7 @@ for (const engine of engines()) {
             { noRetry: true },
           );
           assert.equal(next.status, 400, JSON.stringify(next.body));
-          assert.equal(next.body.error, "session_revoked");
+          assert.equal(next.body.meshauth_error, "session_revoked");
         } else {
           // The session lives on with exactly one current token: the retry's when there was one.
           assert.equal(active.length, 1, summary.join(", "));
@@ -111,8 +111,8 @@ for (const engine of engines()) {
         }
         seen.push(
           `round ${round}: ${winners.length} × 200, ` +
-            `${losers.filter((r) => r.body.error === "invalid_grant").length} invalid_grant, ` +
-            `${losers.filter((r) => r.body.error === "session_revoked").length} session_revoked`,
+            `${losers.filter((r) => r.body.error === "invalid_grant" && r.body.meshauth_error === undefined).length} invalid_grant, ` +
+            `${losers.filter((r) => r.body.meshauth_error === "session_revoked").length} session_revoked`,
         );
       }
       for (const line of seen) t.diagnostic(line);

@@ -38,7 +38,7 @@ for (const engine of engines()) {
             client_id: app.id,
             provider: "playground",
             subject_token: String(app.playgroundToken),
-            subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+            subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
           },
           device,
         );
@@ -96,7 +96,11 @@ for (const engine of engines()) {
           { grant_type: "refresh_token", client_id: app.id, refresh_token: String(login.body.refresh_token) },
           device,
         );
-        assert.equal(refresh.body.error, "session_revoked", "the device's session ended on the hub at once");
+        assert.equal(
+          refresh.body.meshauth_error,
+          "session_revoked",
+          "the device's session ended on the hub at once",
+        );
 
         await assert.rejects(
           verifyRevocationList(await (await fetch(`${hub.url}/apps/${app.id}/revocations`)).text(), jwks, {

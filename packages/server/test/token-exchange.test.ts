@@ -21,7 +21,10 @@ import { admin, createApp, startTestHub } from "./helpers/hub.js";
 after(cleanup);
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
-const TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+const TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+/** What each provider kind accepts as subject_token_type. */
+const typeFor = (provider: string) =>
+  provider.startsWith("oidc:") ? "urn:ietf:params:oauth:token-type:id_token" : TOKEN_TYPE;
 
 /** A Ditto-style auth webhook that checks the hub's ditto-signature before answering. */
 async function startWebhook(
@@ -100,7 +103,7 @@ for (const engine of engines()) {
           client_id: appId,
           provider,
           subject_token: token,
-          subject_token_type: TOKEN_TYPE,
+          subject_token_type: typeFor(provider),
         },
         device,
       );
@@ -134,7 +137,8 @@ for (const engine of engines()) {
 
       const foreign = await exchange(device, app.id, "playground", String(other.playgroundToken));
       assert.equal(foreign.status, 400);
-      assert.equal(foreign.body.error, "provider_rejected");
+      assert.equal(foreign.body.error, "invalid_request", "RFC 8693 §2.2.2");
+      assert.equal(foreign.body.meshauth_error, "provider_rejected");
 
       const rotated = (
         await hub.http.inject({
@@ -144,7 +148,7 @@ for (const engine of engines()) {
         })
       ).json();
       assert.equal(
-        (await exchange(device, other.id, "playground", String(other.playgroundToken))).body.error,
+        (await exchange(device, other.id, "playground", String(other.playgroundToken))).body.meshauth_error,
         "provider_rejected",
       );
       assert.equal((await exchange(device, other.id, "playground", rotated.playgroundToken)).status, 200);
@@ -166,7 +170,8 @@ for (const engine of engines()) {
       assert.equal(hook.seen.at(-1)?.appID, app.id);
 
       const rejected = await exchange(device, app.id, "webhook:auth", "stranger");
-      assert.equal(rejected.body.error, "provider_rejected");
+      assert.equal(rejected.body.error, "invalid_request");
+      assert.equal(rejected.body.meshauth_error, "provider_rejected");
       const missing = await exchange(device, app.id, "webhook:nope", "customer-token");
       assert.equal(missing.body.error, "invalid_request");
       const disabled = await exchange(device, other.id, "webhook:auth", "customer-token");
@@ -246,7 +251,7 @@ for (const engine of engines()) {
           "oidc:corp",
           await idToken({ role: "manager" }, "someone-else"),
         );
-        assert.equal(wrongAud.body.error, "provider_rejected");
+        assert.equal(wrongAud.body.meshauth_error, "provider_rejected");
       } finally {
         await new Promise((r) => idp.close(r));
       }
@@ -271,7 +276,11 @@ for (const engine of engines()) {
         headers: { authorization: `DPoP ${accessToken}`, dpop, "content-type": "application/json" },
         body: JSON.stringify(body),
       });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown>,
+        headers: res.headers,
+      };
     }
 
     test("device certificates: CSR for the token's key, or a hub-made key; OpenSSL verifies them against the app's CA only", async () => {
@@ -330,8 +339,10 @@ for (const engine of engines()) {
 
       const thief = await newDevice();
       const stolen = await requestCertificate(thief, accessToken, { generate_key: true });
-      assert.equal(stolen.status, 400);
+      // RFC 9449 §7.1: a resource request with a bad proof is a 401 challenge.
+      assert.equal(stolen.status, 401);
       assert.equal(stolen.body.error, "invalid_dpop_proof");
+      assert.match(String(stolen.headers.get("www-authenticate")), /^DPoP error="invalid_dpop_proof"/);
 
       const noToken = await fetch(`${hub.url}/certificate`, {
         method: "POST",

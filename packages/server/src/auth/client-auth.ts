@@ -27,6 +27,11 @@ function basicCredentials(req: FastifyRequest): { id: string; secret: string } |
   }
 }
 
+/** Whether the request carries client credentials (HTTP Basic or `client_secret` in the body). */
+export function sendsClientCredentials(req: FastifyRequest, body: Record<string, unknown>): boolean {
+  return body.client_secret !== undefined || /^Basic\s/i.test(req.headers.authorization ?? "");
+}
+
 /**
  * Authenticates an app's backend by client secret (HTTP Basic or form body, not both).
  * Secrets are compared in constant time against their hash; failures are counted

@@ -1,11 +1,22 @@
 import { randomUUID } from "node:crypto";
-import { type Identity, MeshauthError, type Permissions, type ProviderId } from "@meshauth/core";
-import { createLocalJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import {
+  type AccessTokenClaims,
+  backendSubject,
+  type Identity,
+  MeshauthError,
+  type Permissions,
+  type ProviderId,
+  type TokenResponse,
+} from "@meshauth/core";
+import { createLocalJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import type { App } from "../apps/model.js";
 import { hashSecret, randomToken } from "../crypto/secrets.js";
 import type { SigningKeys } from "../keys/signing-keys.js";
 import type { RefreshTokenRecord, SessionRecord } from "../storage/session-store.js";
 import type { Store } from "../storage/store.js";
+
+/** RFC 6749 §5.2: an ended session is `invalid_grant`; meshauth's precise reason rides along. */
+const SESSION_REVOKED = { meshauth_error: "session_revoked" } as const;
 
 /** Longest `userInfo` (JSON characters) carried in tokens and certificates. */
 export const MAX_USER_INFO_LENGTH = 4096;
@@ -17,37 +28,7 @@ export const MAX_USER_INFO_LENGTH = 4096;
  */
 export const REFRESH_GRACE_SECONDS = 60;
 
-/** What /token answers on success (RFC 6749 §5.1 plus meshauth's `identity`). */
-export interface TokenResponse {
-  access_token: string;
-  token_type: "DPoP";
-  expires_in: number;
-  refresh_token?: string;
-  identity: Identity;
-  /** When the session ends at the latest (seconds since the epoch). */
-  refresh_token_expires_at?: number;
-  /** Free JSON the login provider returned for the device (Ditto's `clientInfo`). */
-  client_info?: unknown;
-}
-
-/** The claims of a meshauth access token (RFC 9068 plus the identity). */
-export interface AccessTokenClaims extends JWTPayload {
-  iss: string;
-  sub: string;
-  aud: string;
-  client_id: string;
-  exp: number;
-  iat: number;
-  jti: string;
-  /** Session ID; absent for a backend's own client_credentials token. */
-  sid?: string;
-  cnf: { jkt: string };
-  provider: ProviderId;
-  permissions: Permissions;
-  user_info?: Record<string, unknown>;
-  /** When the identity ends (the session's absolute end). */
-  identity_exp: number;
-}
+export type { AccessTokenClaims, TokenResponse } from "@meshauth/core";
 
 export interface LoginGrant {
   app: App;
@@ -103,7 +84,7 @@ export class TokenService {
       ...(Object.keys(session.userInfo).length ? { user_info: session.userInfo } : {}),
       identity_exp: session.expiresAt,
     };
-    return { token: await this.keys.sign(claims, "at+jwt"), exp };
+    return { token: await this.keys.sign({ ...claims }, "at+jwt"), exp };
   }
 
   #identity(
@@ -125,6 +106,12 @@ export class TokenService {
   async login(grant: LoginGrant): Promise<TokenResponse> {
     const { app } = grant;
     const now = this.now();
+    // RFC 9700 §4.15: no user may share the subject of an app backend's own token.
+    if (grant.userId.startsWith(backendSubject("")))
+      throw new MeshauthError(
+        "invalid_request",
+        `user ID ${JSON.stringify(grant.userId.slice(0, 80))}: IDs starting with "client:" are reserved for app backends`,
+      );
     const userInfo = grant.userInfo ?? {};
     if (JSON.stringify(userInfo).length > MAX_USER_INFO_LENGTH) {
       throw new MeshauthError(
@@ -160,7 +147,7 @@ export class TokenService {
     const now = this.now();
     const s = {
       id: "",
-      userId: `client:${app.id}`,
+      userId: backendSubject(app.id),
       jkt,
       provider: "client" as const,
       permissions,
@@ -205,7 +192,7 @@ export class TokenService {
       throw new MeshauthError("invalid_grant", "this refresh token is bound to another device key");
     }
     if (session.revokedAt !== null)
-      throw new MeshauthError("session_revoked", "this session was ended; log in again");
+      throw new MeshauthError("invalid_grant", "this session was ended; log in again", SESSION_REVOKED);
     // The successor whose answer the device lost, when this is a retry within the grace.
     let lost: RefreshTokenRecord | undefined;
     if (found.usedAt !== null) {
@@ -269,8 +256,9 @@ export class TokenService {
       ...(found.supersededAt !== null ? { superseded: true } : {}),
     });
     throw new MeshauthError(
-      "session_revoked",
+      "invalid_grant",
       "this refresh token was already used, so the session was ended for safety; log in again",
+      SESSION_REVOKED,
     );
   }
 
@@ -310,7 +298,7 @@ export class TokenService {
         ...(app ? { audience: app.id } : {}),
         requiredClaims: ["sub", "exp", "iat", "jti", "aud", "cnf"],
       });
-      const claims = payload as AccessTokenClaims;
+      const claims = payload as unknown as AccessTokenClaims;
       if (typeof claims.cnf?.jkt !== "string")
         throw new MeshauthError("invalid_token", "access token is not bound to a key (cnf.jkt)");
       return claims;

@@ -1,5 +1,5 @@
 import { type ErrorCode, MeshauthError } from "@meshauth/core";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { storageUnavailable } from "../storage/unavailable.js";
 
 /** The HTTP status for each stable error code. */
@@ -35,6 +35,32 @@ export interface ErrorBody {
 
 export function errorBody(err: MeshauthError): ErrorBody {
   return { ...err.details, error: err.code, error_description: err.message };
+}
+
+/** Errors a resource route answers 401 with a `WWW-Authenticate: DPoP` challenge. */
+const challenged = new WeakSet<MeshauthError>();
+
+/** RFC 9449 §7.1 error codes; meshauth's own (`clock_skew`) travel as `meshauth_error`. */
+const DPOP_CHALLENGE_CODES = new Set(["invalid_token", "invalid_dpop_proof", "use_dpop_nonce"]);
+
+/**
+ * A resource request's failed access token or proof, as RFC 9449 §7.1 answers it: 401
+ * with `WWW-Authenticate: DPoP error="...", algs="ES256 EdDSA"`. The body carries the
+ * same code (and meshauth's precise one as `meshauth_error` where it differs).
+ */
+export function challenge(reply: FastifyReply, err: MeshauthError): MeshauthError {
+  const code = DPOP_CHALLENGE_CODES.has(err.code) ? err.code : "invalid_dpop_proof";
+  const out =
+    code === err.code
+      ? err
+      : new MeshauthError(code, err.message, { ...err.details, meshauth_error: err.code });
+  const description = err.message.replace(/["\\\r\n]/g, " ");
+  reply.header(
+    "www-authenticate",
+    `DPoP error="${code}", error_description="${description}", algs="ES256 EdDSA"`,
+  );
+  challenged.add(out);
+  return out;
 }
 
 /** Maps fastify's own errors (body parsing, limits, schemas) to stable codes. */
@@ -75,7 +101,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     // A database that is down or full is a 503 to retry, not a 500 (storage/unavailable.ts).
     const known = error instanceof MeshauthError ? error : (fromFastify(error) ?? storageUnavailable(error));
     if (known) {
-      const status = statusOf(known.code);
+      const status = challenged.has(known) ? 401 : statusOf(known.code);
       // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.
       if (typeof known.details.nonce === "string") reply.header("dpop-nonce", known.details.nonce);
       if (typeof known.details.retry_after === "number")

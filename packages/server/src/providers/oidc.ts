@@ -1,6 +1,7 @@
 import { MeshauthError, type Permissions, validatePermissions } from "@meshauth/core";
 import {
   createRemoteJWKSet,
+  customFetch,
   type JWTPayload,
   type JWTVerifyGetKey,
   errors as joseErrors,
@@ -42,6 +43,8 @@ export interface VerifyOidcTokenOptions {
   now?: () => number;
   /** Defaults to a process-wide cache. */
   jwksCache?: JwksCache;
+  /** Fetch for the key set (the hub passes its SSRF-guarded one in production). */
+  fetchImpl?: typeof fetch;
 }
 
 interface OidcIdentityBase {
@@ -107,10 +110,13 @@ function classify(error: unknown, provider: OidcProvider): MeshauthError {
   return unavailable(provider, `cannot fetch the key set ${provider.jwksUri}`);
 }
 
-function jwksFor(provider: OidcProvider, cache: JwksCache): JWTVerifyGetKey {
+function jwksFor(provider: OidcProvider, cache: JwksCache, fetchImpl?: typeof fetch): JWTVerifyGetKey {
   let jwks = cache.get(provider.jwksUri);
   if (jwks === undefined) {
-    jwks = createRemoteJWKSet(new URL(provider.jwksUri), { timeoutDuration: OIDC_JWKS_TIMEOUT_MS });
+    jwks = createRemoteJWKSet(new URL(provider.jwksUri), {
+      timeoutDuration: OIDC_JWKS_TIMEOUT_MS,
+      ...(fetchImpl ? { [customFetch]: fetchImpl } : {}),
+    });
     cache.set(provider.jwksUri, jwks);
   }
   return jwks;
@@ -146,14 +152,18 @@ export async function verifyOidcToken(options: VerifyOidcTokenOptions): Promise<
   const now = options.now ?? Date.now;
   let claims: JWTPayload;
   try {
-    ({ payload: claims } = await jwtVerify(token, jwksFor(provider, options.jwksCache ?? defaultJwksCache), {
-      issuer: provider.issuer,
-      audience: provider.audience,
-      algorithms: OIDC_ALGORITHMS,
-      clockTolerance: OIDC_CLOCK_TOLERANCE_SECONDS,
-      requiredClaims: ["exp", "iat", "sub"],
-      currentDate: new Date(now()),
-    }));
+    ({ payload: claims } = await jwtVerify(
+      token,
+      jwksFor(provider, options.jwksCache ?? defaultJwksCache, options.fetchImpl),
+      {
+        issuer: provider.issuer,
+        audience: provider.audience,
+        algorithms: OIDC_ALGORITHMS,
+        clockTolerance: OIDC_CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ["exp", "iat", "sub"],
+        currentDate: new Date(now()),
+      },
+    ));
   } catch (error) {
     throw classify(error, provider);
   }
