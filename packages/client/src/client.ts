@@ -1,4 +1,5 @@
 import { jwkThumbprint, TOKEN_TYPES, toPublicJwk } from "@meshauth/core";
+import { BearerTokens } from "./bearer-tokens.js";
 import { abortError, anySignal, isAbortError, MeshauthClientError } from "./errors.js";
 import { HubApi, TOKEN_EXCHANGE_GRANT } from "./hub-api.js";
 import { alertFor, unsyncedChanges } from "./interaction/alerts.js";
@@ -55,6 +56,7 @@ export class Client implements MeshauthClient {
   readonly #events = new Emitter<ClientEvents>();
   readonly #clock = new Clock();
   readonly #transport: DpopTransport;
+  readonly #bearer: BearerTokens;
   readonly #api: HubApi;
   readonly #options: ClientOptions;
   readonly #ready: Promise<CurrentUser>;
@@ -89,6 +91,9 @@ export class Client implements MeshauthClient {
     );
     this.#api = new HubApi(options.hub, options.appId, this.#transport, this.#clock);
     this.hub = this.#api.base.href.replace(/\/$/, "");
+    this.#bearer = new BearerTokens(this.#transport, this.#api.url("token").href, options.appId, () =>
+      this.getAccessToken(),
+    );
     this.#apiOrigins = new Set([
       this.#api.base.origin,
       ...(typeof location === "undefined" ? [] : [location.origin]),
@@ -193,6 +198,8 @@ export class Client implements MeshauthClient {
       if (session.identity.peerKey !== (await this.deviceKeyThumbprint())) session = undefined;
     }
     if (generation !== this.#generation) return;
+    // Bearer tokens belong to the session's user; another user (or none) starts afresh.
+    if (!session || session.identity.userId !== this.#session?.identity.userId) this.#bearer.clear();
     this.#session = session;
     this.#refreshTimer?.cancel();
     this.#expiringTimer?.cancel();
@@ -369,6 +376,10 @@ export class Client implements MeshauthClient {
     return this.#session.accessToken;
   }
 
+  getTokenFor(audience: string): Promise<string> {
+    return this.#bearer.get(audience);
+  }
+
   async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = new Request(input, init);
     const origin = new URL(request.url).origin;
@@ -439,9 +450,7 @@ export class Client implements MeshauthClient {
         grant_type: TOKEN_EXCHANGE_GRANT,
         client_id: this.appId,
         subject_token: token,
-        subject_token_type: provider.startsWith("oidc:")
-          ? TOKEN_TYPES.idToken
-          : TOKEN_TYPES.accessToken,
+        subject_token_type: provider.startsWith("oidc:") ? TOKEN_TYPES.idToken : TOKEN_TYPES.accessToken,
         provider,
       },
       await this.deviceKeyThumbprint(),

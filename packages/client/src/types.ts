@@ -140,6 +140,13 @@ export interface MeshauthClient {
   refresh(): Promise<CurrentUser>;
   /** A valid access token, refreshed first if needed; throws `not_logged_in` otherwise. */
   getAccessToken(): Promise<string>;
+  /**
+   * A short-lived bearer JWT for another engine (`audience` as the hub's admin set it up:
+   * PowerSync, Supabase, ...), exchanged for this session (RFC 8693) and cached until
+   * near its expiry. Rejects with `invalid_target` for an audience the app does not have,
+   * `not_logged_in` without a session.
+   */
+  getTokenFor(audience: string): Promise<string>;
   /** `fetch` for the app's own API: adds `Authorization: DPoP` and a proof; retries once on a nonce challenge. */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Creates a DPoP proof with the device key (for transports other than fetch). */

@@ -2,6 +2,7 @@
 import { MeshauthError } from "@meshauth/core";
 import { Command, CommanderError } from "commander";
 import { type ActionRunner, registerAppCommands } from "./cli/app-commands.js";
+import { registerAudienceCommands } from "./cli/audience-commands.js";
 import { registerCertCommands } from "./cli/cert-commands.js";
 import { registerKeyCommands } from "./cli/key-commands.js";
 import { output } from "./cli/output.js";
@@ -51,6 +52,7 @@ registerAppCommands(program, run);
 registerKeyCommands(program, run);
 registerUserCommands(program, run);
 registerCertCommands(program);
+registerAudienceCommands(program, run);
 
 function fail(message: string, code: string): never {
   if (program.opts().json === true)

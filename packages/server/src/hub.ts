@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
+import { TokenAudiences } from "./apps/token-audiences.js";
 import { DeviceCertificates } from "./auth/device-certificates.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
 import { sharedSecret } from "./auth/hub-secrets.js";
@@ -16,6 +17,8 @@ import { otpGrant } from "./auth/grants/otp.js";
 import { refreshTokenGrant } from "./auth/grants/refresh-token.js";
 import { GrantRegistry } from "./auth/grants/registry.js";
 import { tokenExchangeGrant } from "./auth/grants/token-exchange.js";
+import { bearerExchange } from "./auth/grants/bearer-exchange.js";
+import { withBearerExchange } from "./auth/grants/bearer-grant.js";
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
@@ -169,7 +172,18 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
         .register(otpGrant({ otp, tokens }))
         .register(refreshTokenGrant({ tokens }))
         .register(clientCredentialsGrant({ tokens, validatePermissions: permissionsValidator }))
-        .register(tokenExchangeGrant({ store, box, tokens })),
+        .register(
+          withBearerExchange(
+            tokenExchangeGrant({ store, box, tokens }),
+            bearerExchange({
+              store,
+              tokens,
+              keys,
+              now,
+              audiences: new TokenAudiences(store, apps, config.issuer, now),
+            }),
+          ),
+        ),
       sessionAdmin: new SessionAdmin(store, apps, now),
       certificates: new DeviceCertificates(store, box),
       revocations: new Revocations(store, apps, keys, now),
@@ -261,6 +275,7 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     keys: core.keys,
     sessions: core.sessionAdmin,
     revocations: core.revocations,
+    audiences: new TokenAudiences(core.store, core.apps, core.config.issuer, core.now),
   });
   // Expired proofs, counters and codes are dropped in the background.
   const purge = setInterval(() => {

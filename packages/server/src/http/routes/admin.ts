@@ -1,10 +1,12 @@
 import { MeshauthError } from "@meshauth/core";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppService } from "../../apps/app-service.js";
+import type { TokenAudiences } from "../../apps/token-audiences.js";
 import { Revocations } from "../../auth/revocations.js";
 import type { SessionAdmin } from "../../auth/session-admin.js";
 import { constantTimeEqual } from "../../crypto/secrets.js";
 import type { SigningKeys } from "../../keys/signing-keys.js";
+import { tokenAudienceRoutes } from "./token-audiences.js";
 
 export interface AdminRoutesOptions {
   adminToken: string;
@@ -12,6 +14,8 @@ export interface AdminRoutesOptions {
   keys: SigningKeys;
   sessions: SessionAdmin;
   revocations: Revocations;
+  /** Bearer-token audiences (/admin/apps/:app/token-audiences); left out, those routes are too. */
+  audiences?: TokenAudiences;
 }
 
 type AppParams = { Params: { app: string } };
@@ -117,6 +121,8 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     "/apps/:app/revocations/:kind/:value",
     async (req) => revocations.unrevoke(req.params.app, Revocations.kind(req.params.kind), req.params.value),
   );
+
+  if (opts.audiences) await app.register(tokenAudienceRoutes, { audiences: opts.audiences });
 
   app.get("/keys", async () => ({ keys: await keys.list() }));
   app.post("/keys/rotate", async () => keys.rotate());

@@ -40,6 +40,14 @@ export async function publicRoutes(app: FastifyInstance, opts: PublicRoutesOptio
     return discovery.document();
   });
 
+  // For tools that find a JWKS through OpenID discovery (Supabase's third-party auth, ...):
+  // the same metadata as above, so nothing OpenID Connect needs (ID tokens, userinfo, an
+  // authorization endpoint) is claimed.
+  app.get("/.well-known/openid-configuration", async (_req, reply) => {
+    reply.header("cache-control", "public, max-age=300");
+    return discovery.document();
+  });
+
   app.get("/jwks.json", async (_req, reply) => {
     // Short cache: a rotated key must reach verifiers well before it signs anything that matters.
     reply.header("cache-control", "public, max-age=60");
