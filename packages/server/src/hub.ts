@@ -42,6 +42,7 @@ import { publicRoutes } from "./http/routes/public.js";
 import { SigningKeys } from "./keys/signing-keys.js";
 import { migrate, openDatabase } from "./storage/database.js";
 import { Store } from "./storage/store.js";
+import { registerSync } from "./sync/index.js";
 
 /** What the first start made, for the CLI to show once. */
 export interface StartupReport {
@@ -268,6 +269,7 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     certificates: core.certificates,
     discovery,
   });
+  await registerSync(http, core);
   await http.register(adminRoutes, {
     prefix: "/admin",
     adminToken: core.adminToken,
