@@ -67,7 +67,8 @@ async function closedWith(p: Peer, raw: Raw, code: string): Promise<void> {
   assert.deepEqual(Object.keys(await p.titles()), ["serving|existing"], "nothing stored");
 }
 
-async function signedByIntruder(doc: Record<string, unknown>) {
+async function signedByIntruder(doc: object) {
+  const fields = doc as Record<string, unknown>;
   const signer = await createRevisionSigner({
     appId: app.appId,
     privateKey: intruder.privateKey,
@@ -76,8 +77,8 @@ async function signedByIntruder(doc: Record<string, unknown>) {
   });
   return signer.sign({
     collection: "todos",
-    id: { owner: String(doc["owner"]), item: String(doc["item"]) },
-    document: { _deleted: false, ...doc },
+    id: { owner: String(fields["owner"]), item: String(fields["item"]) },
+    document: { _deleted: false, ...fields },
   });
 }
 

@@ -157,6 +157,8 @@ async function start(config: PeerConfig) {
   };
 }
 
-(globalThis as { startPeer?: typeof start }).startPeer = async (config: PeerConfig) => {
+(globalThis as { startPeer?: (config: PeerConfig) => Promise<void> }).startPeer = async (
+  config: PeerConfig,
+) => {
   (globalThis as { peer?: unknown }).peer = await start(config);
 };
