@@ -268,4 +268,91 @@ describe("replicateMeshauth", () => {
       return v.includes("shared|s1") && v.includes("shared|s2");
     }, "the shared todos come back");
   });
+
+  test("a revoked session's stream closes and its pushes are refused; a new login resumes", {
+    timeout: TIMEOUT,
+  }, async (t) => {
+    if (hub.missing) return t.skip(hub.missing);
+    const c = await device("carol", alice);
+    const oldToken = await c.user.client.getAccessToken();
+    const framesBefore = c.user.wire.log.frames.length;
+    await hub.endSessions("carol");
+
+    // The hub ends the stream with a reason; the SDK learns the session is over and logs out.
+    await until(() => c.sync.status === "logged-out", "the replication stops");
+    assert.equal(c.user.client.currentUser.value.isLoggedIn, false);
+    assert.ok(
+      c.user.wire.log.frames
+        .slice(framesBefore)
+        .some((f) => typeof f === "object" && "error" in f && f.error === "session_revoked"),
+      `frames: ${JSON.stringify(c.user.wire.log.frames.slice(framesBefore))}`,
+    );
+
+    // A push with the revoked session's token is refused.
+    const url = `${hub.url}/sync/todos/push`;
+    const body = JSON.stringify({
+      rows: [{ assumedMasterState: null, newDocumentState: { ...todo("shared", "late"), _deleted: false } }],
+    });
+    let nonce: string | undefined;
+    let res: Response | undefined;
+    for (let i = 0; i < 2; i++) {
+      const proof = await c.user.client.createProof("POST", url, {
+        accessToken: oldToken,
+        ...(nonce ? { nonce } : {}),
+      });
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `DPoP ${oldToken}`, dpop: proof },
+        body,
+      });
+      nonce = res.headers.get("dpop-nonce") ?? undefined;
+      if (!/use_dpop_nonce/.test(res.headers.get("www-authenticate") ?? "")) break;
+    }
+    assert.equal(res?.status, 401);
+    assert.ok(!keysIn(await hub.hubDocuments("todos")).includes("shared|late"));
+
+    // Written while logged out: kept locally, sent after the next login.
+    const pushesBefore = c.user.wire.log.pushes.length;
+    await c.db.todos.insert(todo("shared", "queued"));
+    assert.ok(!keysIn(await hub.hubDocuments("todos")).includes("shared|queued"));
+    await c.user.relogin();
+    await until(
+      async () => keysIn(await hub.hubDocuments("todos")).includes("shared|queued"),
+      "the queued todo is pushed",
+    );
+    assert.ok(c.user.wire.log.pushes.length > pushesBefore);
+    await until(() => c.sync.status === "live", "the stream is live again");
+  });
+
+  test("logout stops the replication and closes the stream; login resumes it", {
+    timeout: TIMEOUT,
+  }, async (t) => {
+    if (hub.missing) return t.skip(hub.missing);
+    const d = await device("dave", alice);
+    const other = await device("erin", alice);
+    await d.user.client.logout({ force: true });
+    await until(() => d.sync.status === "logged-out", "the replication stops");
+    const requestsBefore = d.user.wire.log.pulls.length + d.user.wire.log.pushes.length;
+    const streamsBefore = d.user.wire.log.streams;
+    await other.db.todos.insert(todo("shared", "while-away"));
+    await d.db.todos.insert(todo("shared", "offline-dave"));
+    await other.sync.awaitInSync();
+    assert.equal(
+      d.user.wire.log.pulls.length + d.user.wire.log.pushes.length,
+      requestsBefore,
+      "nothing sent while logged out",
+    );
+    assert.ok(!(await visible(d.db)).includes("shared|while-away"));
+
+    await d.user.relogin();
+    await until(
+      async () => (await visible(d.db)).includes("shared|while-away"),
+      "what changed meanwhile arrives",
+    );
+    await until(
+      async () => (await visible(other.db)).includes("shared|offline-dave"),
+      "what was written meanwhile is sent",
+    );
+    assert.ok(d.user.wire.log.streams > streamsBefore);
+  });
 });
