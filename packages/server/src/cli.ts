@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { type ActionRunner, registerAppCommands } from "./cli/app-commands.js";
 import { registerAudienceCommands } from "./cli/audience-commands.js";
 import { registerCertCommands } from "./cli/cert-commands.js";
+import { registerCollectionCommands } from "./cli/collection-commands.js";
 import { registerKeyCommands } from "./cli/key-commands.js";
 import { output } from "./cli/output.js";
 import { startHub } from "./cli/start.js";
@@ -52,6 +53,7 @@ registerAppCommands(program, run);
 registerKeyCommands(program, run);
 registerUserCommands(program, run);
 registerCertCommands(program);
+registerCollectionCommands(program, run);
 registerAudienceCommands(program, run);
 
 function fail(message: string, code: string): never {
