@@ -4,13 +4,7 @@
 // may not write.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import {
-  createCertificateSigningRequest,
-  createDpopProof,
-  generateDeviceKey,
-  keyThumbprint,
-  type Permissions,
-} from "@meshauth/core";
+import type { Permissions } from "@meshauth/core";
 import { type SignalingServer, startSignalingServer } from "@meshauth/peer";
 import type { Browser, Page } from "playwright-core";
 import {
@@ -23,6 +17,7 @@ import {
 } from "../../client/test/browser/harness.js";
 import { type SdkTestHub, startSdkHub } from "../../client/test/helpers/hub.js";
 import type { PeerConfig } from "./browser/webrtc-peer-page.js";
+import { hubDevice } from "./helpers/hub-devices.js";
 
 const skip = browserSkipReason();
 
@@ -44,56 +39,6 @@ const bobPermissions: Permissions = {
   },
   write: { everything: false, queriesByCollection: { todos: ["_id.owner == 'bob'"] } },
 };
-
-interface BrowserDevice {
-  accessToken: string;
-  privateJwk: JsonWebKey;
-  publicJwk: JsonWebKey;
-  certificatePem: string;
-  caCertificatePem: string;
-  peerKey: string;
-}
-
-/** A device key, a hub session for `sub` bound to it (the app backend's grant) and its certificate. */
-async function hubDevice(t: SdkTestHub, sub: string, permissions: Permissions): Promise<BrowserDevice> {
-  const keys = await generateDeviceKey();
-  const peerKey = await keyThumbprint(keys.publicKey);
-  const tokens = await t.customAuth({ sub, dpop_jkt: peerKey, permissions: JSON.stringify(permissions) });
-  const accessToken = String((tokens as unknown as { access_token: string }).access_token);
-  const csr = await createCertificateSigningRequest({ keys });
-  const url = `${t.hub.url}/certificate`;
-  let nonce: string | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const proof = await createDpopProof({
-      privateKey: keys.privateKey,
-      publicKey: keys.publicKey,
-      htm: "POST",
-      htu: url,
-      accessToken,
-      ...(nonce ? { nonce } : {}),
-    });
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `DPoP ${accessToken}`, dpop: proof },
-      body: JSON.stringify({ csr }),
-    });
-    if (res.status === 401 && res.headers.get("dpop-nonce")) {
-      nonce = res.headers.get("dpop-nonce") ?? undefined;
-      continue;
-    }
-    const body = (await res.json()) as { certificate: string; ca_certificates: string[] };
-    if (!res.ok) throw new Error(`certificate: ${res.status} ${JSON.stringify(body)}`);
-    return {
-      accessToken,
-      privateJwk: await crypto.subtle.exportKey("jwk", keys.privateKey),
-      publicJwk: await crypto.subtle.exportKey("jwk", keys.publicKey),
-      certificatePem: body.certificate,
-      caCertificatePem: body.ca_certificates[0] as string,
-      peerKey,
-    };
-  }
-  throw new Error("the hub kept asking for a new DPoP nonce");
-}
 
 async function until(check: () => Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
   const deadline = Date.now() + timeout;

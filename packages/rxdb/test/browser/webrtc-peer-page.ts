@@ -51,10 +51,13 @@ const schema = signedSchema({
 const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 
 async function start(config: PeerConfig) {
+  // Milestones since start, for the benchmark: data channel open, peer authenticated, greeted.
+  const started = performance.now();
+  const marks: { open?: number; authenticated?: number; ready?: number } = {};
   const privateKey = await crypto.subtle.importKey("jwk", config.privateJwk, P256, false, ["sign"]);
   const publicKey = await crypto.subtle.importKey("jwk", config.publicJwk, P256, true, ["verify"]);
   const db = await createRxDatabase<{ todos: RxCollection<Item> }>({
-    name: `webrtc${config.sub}`,
+    name: `webrtc${config.sub}${crypto.randomUUID().replaceAll("-", "")}`,
     storage: getRxStorageMemory(),
     multiInstance: false,
   });
@@ -86,6 +89,8 @@ async function start(config: PeerConfig) {
         );
     });
   const useChannel = async (channel: RTCDataChannel) => {
+    if (channel.readyState === "open") marks.open = performance.now() - started;
+    else channel.addEventListener("open", () => (marks.open = performance.now() - started), { once: true });
     try {
       const connection = await authenticateDataChannel({
         channel,
@@ -97,6 +102,7 @@ async function start(config: PeerConfig) {
         hubKeys: config.hubJwks as never,
         revocations,
       });
+      marks.authenticated = performance.now() - started;
       state.remoteUser = connection.remote.identity.userId;
       state.link = replicatePeer({
         collection: db.todos,
@@ -106,6 +112,7 @@ async function start(config: PeerConfig) {
         revocations,
         onRefused: (r) => refusals.push(r),
       });
+      void state.link.ready().then(() => (marks.ready = performance.now() - started));
     } catch (error) {
       state.authError = (error as Error).message;
     }
@@ -149,6 +156,7 @@ async function start(config: PeerConfig) {
         .sort((a, b) => (a.key < b.key ? -1 : 1));
     },
     refusals: () => refusals.map((r) => ({ ...r })),
+    marks: () => ({ ...marks }),
     status: () => ({
       linked: state.link !== undefined,
       remoteUser: state.remoteUser,
