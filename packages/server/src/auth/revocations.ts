@@ -70,7 +70,9 @@ export class Revocations {
     const list: RevocationList = {
       appId: app.id,
       version: state.version,
-      issuedAt: this.now(),
+      // When the list last changed, not when it was signed: peers refuse revisions a revoked
+      // author signed from this time on, and every copy of one version is the same list.
+      issuedAt: state.updatedAt > 0 ? state.updatedAt : this.now(),
       entries: {
         userIds: state.entries.user,
         peerKeys: state.entries.device,
