@@ -7,7 +7,13 @@ export {
   type MessageChannelOptions,
   messageChannel,
 } from "./channel.js";
-export { type ConnectPeerOptions, connectPeer, type PeerConnection } from "./client.js";
+export {
+  type ConnectPeerOptions,
+  connectPeer,
+  type PeerConnection,
+  PeerSessionCache,
+  type StoredPeerSession,
+} from "./client.js";
 export { createPeerServer, type PeerConnectionListener, type PeerServerOptions } from "./server.js";
 export { type SignalingServer, type SignalingServerOptions, startSignalingServer } from "./signaling.js";
 export { toCertificateError } from "./tls.js";

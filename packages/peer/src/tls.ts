@@ -1,15 +1,17 @@
 // TLS options shared by the server and the client, and the step that turns a finished
 // handshake into an authenticated peer (or a refusal).
-import { KeyObject } from "node:crypto";
+import { KeyObject, type X509Certificate } from "node:crypto";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import {
+  type Authorizer,
   CertificateError,
   type CertificateErrorReason,
   compilePermissions,
   type TrustAnchor,
-  verifyPeerCertificate,
+  type VerifiedPeer,
 } from "@meshauth/core";
 import type { AuthenticatedPeer, PeerTlsOptions, PeerTrust } from "./types.js";
+import { checkPeerCertificate } from "./verified-certificates.js";
 
 /** The handshake settings both ends use; `ca` is undefined when OpenSSL cannot check the chain. */
 export interface BaseTlsOptions {
@@ -55,20 +57,27 @@ function anchor(trust: PeerTrust): TrustAnchor {
  */
 export const skipHostnameCheck: NonNullable<ConnectionOptions["checkServerIdentity"]> = () => undefined;
 
+const authorizers = new WeakMap<VerifiedPeer, Authorizer>();
+
 /**
  * Verifies the certificate the other end presented with meshauth's rules (app, identity
  * extension, revocation, expiry, signature by the anchor) after OpenSSL accepted the chain.
+ * A resumed TLS 1.3 session carries no certificate on the wire: the server gets the one
+ * stored in the ticket from Node, the client passes the one it verified when it got the
+ * session (`presented`); either is checked here exactly as after a full handshake.
  */
 export async function verifySocketPeer(
   socket: TLSSocket,
   options: PeerTlsOptions,
+  presented: X509Certificate | undefined = socket.getPeerX509Certificate(),
 ): Promise<AuthenticatedPeer> {
-  const presented = socket.getPeerX509Certificate();
   if (!presented) throw new CertificateError("malformed", "the peer presented no certificate");
   const revocations = options.revocations?.();
-  const verified = await verifyPeerCertificate({
-    chain: [new Uint8Array(presented.raw)],
+  const verified = await checkPeerCertificate({
+    der: new Uint8Array(presented.raw),
+    fingerprint: presented.fingerprint256,
     trust: anchor(options.trust),
+    peerTrust: options.trust,
     appId: options.appId,
     ...(revocations ? { revocations } : {}),
     ...(options.now ? { now: options.now() } : {}),
@@ -76,11 +85,12 @@ export async function verifySocketPeer(
       ? { clockToleranceSeconds: options.clockToleranceSeconds }
       : {}),
   });
-  return {
-    identity: verified.identity,
-    certificate: verified.certificate,
-    authorizer: compilePermissions(verified.identity.permissions),
-  };
+  let authorizer = authorizers.get(verified);
+  if (!authorizer) {
+    authorizer = compilePermissions(verified.identity.permissions);
+    authorizers.set(verified, authorizer);
+  }
+  return { identity: verified.identity, certificate: verified.certificate, authorizer };
 }
 
 /** OpenSSL's verification codes (Node's `error.code`) for certificates it refused. */
