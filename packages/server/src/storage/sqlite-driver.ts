@@ -96,5 +96,32 @@ export async function openSqlite(path: string, driver = sqliteDriverFor()): Prom
     throw e;
   }
   for (const pragma of PRAGMAS) db.pragma(pragma);
-  return db;
+  return withStatementCache(db);
+}
+
+/** How many prepared statements are kept; the hub runs a few dozen distinct queries. */
+const STATEMENT_CACHE = 256;
+
+/**
+ * better-sqlite3 with its prepared statements kept per SQL text (as NodeSqliteDatabase
+ * does for node:sqlite): Kysely prepares every query anew, and preparing costs more than
+ * running the hub's small indexed queries. Statements are used synchronously, one at a time.
+ */
+function withStatementCache(db: import("better-sqlite3").Database): SqliteDatabase {
+  const cache = new Map<string, import("better-sqlite3").Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      db.close();
+    },
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = db.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
