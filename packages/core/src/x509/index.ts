@@ -29,6 +29,13 @@ export {
 } from "./device.js";
 export { CertificateError, type CertificateErrorReason } from "./errors.js";
 export {
+  createDeviceCertificateIssuer,
+  type DeviceCertificateIssuer,
+  type IssuerCrypto,
+  type TemplateIssueOptions,
+  webIssuerCrypto,
+} from "./issuer.js";
+export {
   type CertificateIdentity,
   IDENTITY_EXTENSION_MAX_BYTES,
   IDENTITY_EXTENSION_OID,
