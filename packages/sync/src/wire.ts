@@ -15,6 +15,8 @@
  * `data: <JSON>` line followed by a blank line; lines starting with `:` are heartbeats.
  */
 
+import type { RevisionRefusalCode } from "./signing.js";
+
 /** RxDB document data as it travels: the fields of the schema plus `_deleted`. */
 export interface SyncDocument {
   readonly [field: string]: unknown;
@@ -81,7 +83,9 @@ export type RefusalCode =
    * The assumed master state is stale and the current one is a state the identity may not
    * read, so it cannot be returned as a conflict.
    */
-  | "unreadable_conflict";
+  | "unreadable_conflict"
+  /** A signed document whose signature does not verify (see signing.ts and docs/mesh.md). */
+  | RevisionRefusalCode;
 
 export interface Refusal {
   readonly id: DocumentId;

@@ -7,6 +7,7 @@ import { CheckpointSeal } from "./checkpoint.js";
 import { CollectionService } from "./collections.js";
 import { DocumentStore } from "./document-store.js";
 import { syncRoutes } from "./routes.js";
+import { SignedWrites } from "./signatures.js";
 
 export { CollectionService, type DeclaredCollection } from "./collections.js";
 export { DocumentStore } from "./document-store.js";
@@ -28,6 +29,7 @@ export async function registerSync(http: FastifyInstance, core: HubCore): Promis
     documents: new DocumentStore(store, store.engine),
     feed,
     seal,
+    signatures: new SignedWrites(store),
     now: core.now,
   });
   await http.register(collectionAdminRoutes, { prefix: "/admin", adminToken: core.adminToken, collections });

@@ -16,6 +16,7 @@ import type { CheckpointSeal } from "./checkpoint.js";
 import type { CollectionService } from "./collections.js";
 import type { DocumentStore } from "./document-store.js";
 import { SessionWatch, type WatchedStream } from "./session-watch.js";
+import type { SignedWrites } from "./signatures.js";
 
 export interface SyncRoutesOptions {
   store: Store;
@@ -25,6 +26,8 @@ export interface SyncRoutesOptions {
   documents: DocumentStore;
   feed: ChangeFeed;
   seal: CheckpointSeal;
+  /** Verifies pushed documents that carry a signature. */
+  signatures: SignedWrites;
   now: () => number;
 }
 
@@ -63,7 +66,7 @@ function challenged(reply: FastifyReply, err: MeshauthError): MeshauthError {
  * nonce); the identity's permissions in it decide every document through the enforcer.
  */
 export async function syncRoutes(http: FastifyInstance, opts: SyncRoutesOptions): Promise<void> {
-  const { store, tokens, dpop, collections, documents, feed, seal } = opts;
+  const { store, tokens, dpop, collections, documents, feed, seal, signatures } = opts;
   const calls = new WeakMap<FastifyRequest, SyncCall>();
   const watch = new SessionWatch(store.db, opts.now, (msg, err) => http.log.warn({ err }, msg));
   const streams = new Set<WatchedStream>();
@@ -143,10 +146,11 @@ export async function syncRoutes(http: FastifyInstance, opts: SyncRoutesOptions)
   http.post<CollectionParams>("/sync/:collection/push", { bodyLimit: PUSH_BODY_LIMIT }, async (req) => {
     const { app, spec, enforcer } = call(req);
     // Whole-request checks first: a malformed batch stores nothing.
-    const rows = enforcer.checkPush(req.body);
+    const checked = enforcer.checkPush(req.body);
+    const { rows, refused } = await signatures.check(app.id, spec, checked);
     const outcome = await documents.push(app.id, enforcer, rows);
     if (outcome.written > 0) feed.committed(app.id, spec.name, outcome.seq);
-    return { conflicts: outcome.conflicts, refused: outcome.refused };
+    return { conflicts: outcome.conflicts, refused: [...refused, ...outcome.refused] };
   });
 
   http.get<CollectionParams>("/sync/:collection/stream", async (req, reply) => {
