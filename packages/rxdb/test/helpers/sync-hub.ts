@@ -109,6 +109,9 @@ export async function startSyncHub(
     },
     async close() {
       await Promise.all(clients.map((c) => c.close()));
+      // Node's fetch leaves the socket of an aborted stream open until more bytes arrive;
+      // the next heartbeat would close it, but a test should not wait 15 s for it.
+      t.hub.http.server.closeAllConnections();
       await t.close();
     },
   };
