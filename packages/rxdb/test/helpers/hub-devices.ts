@@ -20,7 +20,11 @@ export interface BrowserDevice {
 }
 
 /** A device key, a hub session for `sub` bound to it (the app backend's grant) and its certificate. */
-export async function hubDevice(t: SdkTestHub, sub: string, permissions: Permissions): Promise<BrowserDevice> {
+export async function hubDevice(
+  t: SdkTestHub,
+  sub: string,
+  permissions: Permissions,
+): Promise<BrowserDevice> {
   const keys = await generateDeviceKey();
   const peerKey = await keyThumbprint(keys.publicKey);
   const tokens = await t.customAuth({ sub, dpop_jkt: peerKey, permissions: JSON.stringify(permissions) });
