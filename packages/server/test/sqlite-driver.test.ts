@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { hasNodeSqlite, openSqlite, sqliteDriverFor } from "../src/storage/sqlite-driver.js";
+import { storageUnavailable } from "../src/storage/unavailable.js";
 import { cleanup, tempDir } from "./helpers/engines.js";
 
 after(cleanup);
@@ -65,5 +66,36 @@ describe("SQLite driver per Node version", () => {
     const { loaded } = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as { loaded: boolean };
     assert.equal(loaded, !hasNodeSqlite());
     assert.doesNotMatch(r.stderr, /ExperimentalWarning/);
+  });
+
+  test("a database locked past the busy timeout is `unavailable` (503), a bad statement is not", async () => {
+    const path = join(tempDir(), "busy.sqlite");
+    const holder = await openSqlite(path);
+    const waiter = await openSqlite(path);
+    waiter.prepare("PRAGMA busy_timeout = 0").all([]);
+    holder.prepare("BEGIN IMMEDIATE").run([]);
+    let busy: unknown;
+    try {
+      waiter.prepare("BEGIN IMMEDIATE").run([]);
+    } catch (e) {
+      busy = e;
+    }
+    holder.prepare("ROLLBACK").run([]);
+    assert.ok(busy instanceof Error, "the second writer was refused");
+    const mapped = storageUnavailable(busy);
+    assert.equal(mapped?.code, "unavailable");
+    assert.equal(mapped?.message, "storage is busy; try again shortly");
+    assert.equal(mapped?.details.retry_after, 2);
+
+    let syntax: unknown;
+    try {
+      waiter.prepare("SELEC 1");
+    } catch (e) {
+      syntax = e;
+    }
+    assert.ok(syntax instanceof Error);
+    assert.equal(storageUnavailable(syntax), undefined);
+    holder.close();
+    waiter.close();
   });
 });
