@@ -12,6 +12,7 @@ import { createClient, memoryStore } from "../../client/src/node.js";
 import { type SdkTestHub, startSdkHub } from "../../client/test/helpers/hub.js";
 import {
   createVerifier,
+  MemoryReplayCache,
   type MeshauthUser,
   meshauthExpress,
   meshauthFastify,
@@ -306,6 +307,22 @@ describe("hub keys and the revocation list", () => {
     }
     assert.equal(jwksFetches(), 2, "no refetch within the cooldown");
     assert.equal((await first.call()).status, 200, "tokens of the old key still verify");
+  });
+
+  test("API processes sharing a replay cache and a nonce secret refuse a proof replayed at another", async () => {
+    const replay = new MemoryReplayCache();
+    const nonces = { secret: crypto.getRandomValues(new Uint8Array(32)) };
+    const [one, two] = [
+      await startApi("fetch", { replay, nonces }),
+      await startApi("fetch", { replay, nonces }),
+    ];
+    const device = await thirdPartyDevice(one);
+    assert.equal((await device.call()).status, 200);
+    assert.deepEqual(one.statuses, [401, 200]);
+    // The same request at the other process: its nonce is good there, its jti is spent.
+    const replayed = await two.fetch(`${two.url}/notes`, { headers: device.sent.at(-1)! });
+    assert.equal(replayed.status, 401);
+    assert.match(replayed.headers.get("www-authenticate") ?? "", /error="invalid_dpop_proof"/);
   });
 
   test("a proof for another URL or method is refused; the public URL decides htu", async () => {
