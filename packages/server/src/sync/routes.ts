@@ -44,6 +44,30 @@ type CollectionParams = { Params: { collection: string } };
 /** A push body holds at most maxPushRows rows of two documents each, plus framing. */
 const PUSH_BODY_LIMIT = SYNC_LIMITS.maxPushRows * 2 * (SYNC_LIMITS.maxDocumentBytes + 1024) + 64 * 1024;
 
+/**
+ * Verified access tokens, by their text, until they expire: a replica sends the same token
+ * with every pull and push, and its signature check is the costliest step of a small
+ * request. Only the signature and claims are cached; the session is checked every time.
+ */
+class VerifiedTokens {
+  readonly #map = new Map<string, AccessTokenClaims>();
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly now: () => number,
+    private readonly capacity = 4096,
+  ) {}
+
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const hit = this.#map.get(token);
+    if (hit !== undefined && hit.exp > this.now()) return hit;
+    if (hit !== undefined) this.#map.delete(token);
+    const claims = await this.tokens.verifyAccessToken(token);
+    this.#map.set(token, claims);
+    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as string);
+    return claims;
+  }
+}
+
 function pathOf(req: FastifyRequest): string {
   const q = req.url.indexOf("?");
   return q < 0 ? req.url : req.url.slice(0, q);
@@ -70,6 +94,7 @@ export async function syncRoutes(http: FastifyInstance, opts: SyncRoutesOptions)
   const calls = new WeakMap<FastifyRequest, SyncCall>();
   const watch = new SessionWatch(store.db, opts.now, (msg, err) => http.log.warn({ err }, msg));
   const streams = new Set<WatchedStream>();
+  const verified = new VerifiedTokens(tokens, opts.now);
 
   const call = (req: FastifyRequest): SyncCall => {
     const c = calls.get(req);
@@ -90,7 +115,7 @@ export async function syncRoutes(http: FastifyInstance, opts: SyncRoutesOptions)
     const token = m[1];
     let claims: AccessTokenClaims;
     try {
-      claims = await tokens.verifyAccessToken(token);
+      claims = await verified.verify(token);
       await dpop.verify(req, pathOf(req), {
         requireNonce: true,
         accessToken: token,
