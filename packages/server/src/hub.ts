@@ -35,11 +35,13 @@ import {
 import { CorsPolicy } from "./http/cors.js";
 import { Discovery } from "./http/discovery.js";
 import { installErrorHandling } from "./http/errors.js";
+import { frameworkErrors, ROUTER_OPTIONS } from "./http/hardening.js";
 import { adminRoutes } from "./http/routes/admin.js";
 import { certificateRoutes } from "./http/routes/certificate.js";
 import { oauthRoutes } from "./http/routes/oauth.js";
 import { publicRoutes } from "./http/routes/public.js";
 import { SigningKeys } from "./keys/signing-keys.js";
+import { guardedFetch, type OutboundPolicy } from "./providers/outbound.js";
 import { migrate, openDatabase } from "./storage/database.js";
 import { Store } from "./storage/store.js";
 import { registerSync } from "./sync/index.js";
@@ -139,7 +141,13 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
 
   const box = new SecretBox(masterKey);
   const keys = new SigningKeys(store, box, config.signingAlg, now);
-  const apps = new AppService(store, box, permissionsValidator, now);
+  // Production hubs never call loopback, link-local or metadata addresses, or themselves (SSRF).
+  const outbound: OutboundPolicy = {
+    allowAll: config.mode === "development" || config.allowInternalTargets === true,
+    hubOrigin: config.issuer,
+  };
+  const outboundFetch = guardedFetch(outbound);
+  const apps = new AppService(store, box, permissionsValidator, now, outbound);
   let services: Pick<
     HubCore,
     | "tokens"
@@ -175,7 +183,14 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
         .register(clientCredentialsGrant({ tokens, validatePermissions: permissionsValidator }))
         .register(
           withBearerExchange(
-            tokenExchangeGrant({ store, box, tokens }),
+            tokenExchangeGrant({
+              store,
+              box,
+              tokens,
+              fetch: outboundFetch,
+              jwksFetch: outboundFetch,
+              exposeProviderFailures: config.mode === "development",
+            }),
             bearerExchange({
               store,
               tokens,
@@ -232,6 +247,9 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
   const http = Fastify({
     loggerInstance: core.log as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
+    // Path parameters as long as the IDs the hub accepts; router errors in the hub's shape.
+    routerOptions: ROUTER_OPTIONS,
+    frameworkErrors,
     // Stack traces stay in the log; clients get stable codes (see installErrorHandling).
     return503OnClosing: true,
     forceCloseConnections: "idle",

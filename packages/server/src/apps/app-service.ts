@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { MeshauthError, NO_ACCESS, type Permissions } from "@meshauth/core";
 import { hashSecret, randomToken, type SecretBox } from "../crypto/secrets.js";
+import { checkTarget, type OutboundPolicy } from "../providers/outbound.js";
 import { type AppPatch, type Store, UniqueViolation } from "../storage/store.js";
 import { createAppAuthority } from "./authority.js";
 import type { App, AppDetails, AppSecretInfo, OidcProvider, ProviderKind, WebhookProvider } from "./model.js";
@@ -50,6 +51,8 @@ export class AppService {
     private readonly box: SecretBox,
     private readonly validatePermissions: v.PermissionValidator,
     private readonly now: () => number,
+    /** Where webhooks and key sets may point; without one, anywhere (embedding, tests). */
+    private readonly outbound: OutboundPolicy = { allowAll: true, hubOrigin: "http://invalid" },
   ) {}
 
   /** Finds an app by ID or by name (the CLI accepts either); `not_found` otherwise. */
@@ -213,6 +216,7 @@ export class AppService {
     v.onlyKeys(obj, ["name", "url", "secret", "dittoSignature", "timeoutMs"], "");
     const name = v.providerName(obj.name);
     const url = v.httpUrl(obj.url, "url");
+    await checkTarget(url, this.outbound, "url");
     // Standard Webhooks secrets are `whsec_` + base64; Ditto uses a raw 128-byte secret.
     const signingSecret =
       obj.secret === undefined
@@ -254,6 +258,7 @@ export class AppService {
       mapping: v.oidcMapping(obj.mapping, "mapping", this.validatePermissions),
       createdAt: this.now(),
     };
+    await checkTarget(provider.jwksUri, this.outbound, "jwksUri");
     await this.store.insertOidcProvider(app.id, provider).catch(conflictOnDuplicate);
     return provider;
   }

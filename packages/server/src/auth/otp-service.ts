@@ -1,4 +1,5 @@
 import { createHmac, randomInt, timingSafeEqual } from "node:crypto";
+import { domainToASCII } from "node:url";
 import { MeshauthError } from "@meshauth/core";
 import type { App } from "../apps/model.js";
 import { randomToken } from "../crypto/secrets.js";
@@ -11,7 +12,9 @@ export const OTP_LIFETIME_SECONDS = 600;
 const MAX_EMAIL_LENGTH = 254;
 // Deliberately simple: one @, something on each side, a dot in the domain, no spaces or controls.
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
-const CONTROL = /\p{Cc}/u;
+// Controls, format characters (zero-width space, bidi overrides, ...), lone surrogates and
+// line separators: invisible, so they would make an address that looks like another.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 export interface LoginCodeMessage {
   app: App;
@@ -23,12 +26,30 @@ export interface LoginCodeMessage {
 
 export type SendLoginCode = (message: LoginCodeMessage) => Promise<void>;
 
+/**
+ * The one form an address is stored and compared in, so look-alikes do not make distinct
+ * users: Unicode NFC, lower case, and the domain in IDNA ASCII form (UTS #46 mapping:
+ * full-width `ｅｘａｍｐｌｅ.com` is `example.com`; a Cyrillic look-alike domain
+ * shows as `xn--...`). Invisible characters are refused rather than dropped.
+ */
 export function normalizeEmail(raw: unknown): string {
   if (typeof raw !== "string") throw new MeshauthError("invalid_request", "email: expected a string");
-  const email = raw.trim().toLowerCase();
-  if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email) || CONTROL.test(email)) {
-    throw new MeshauthError("invalid_request", "email: expected an email address such as ada@example.com");
-  }
+  const bad = () =>
+    new MeshauthError("invalid_request", "email: expected an email address such as ada@example.com");
+  const trimmed = raw.trim();
+  if (trimmed.length > MAX_EMAIL_LENGTH * 4) throw bad();
+  if (INVISIBLE.test(trimmed))
+    throw new MeshauthError(
+      "invalid_request",
+      "email: contains an invisible or control character (such as U+200B or U+202E); type the address again",
+    );
+  const nfc = trimmed.normalize("NFC").toLowerCase();
+  const at = nfc.lastIndexOf("@");
+  if (at <= 0) throw bad();
+  const domain = domainToASCII(nfc.slice(at + 1));
+  if (domain === "") throw bad();
+  const email = `${nfc.slice(0, at)}@${domain}`;
+  if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email)) throw bad();
   return email;
 }
 

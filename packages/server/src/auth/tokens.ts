@@ -18,6 +18,9 @@ import type { Store } from "../storage/store.js";
 /** RFC 6749 §5.2: an ended session is `invalid_grant`; meshauth's precise reason rides along. */
 const SESSION_REVOKED = { meshauth_error: "session_revoked" } as const;
 
+/** Controls, format characters (U+200B, U+202E, ...), lone surrogates, line separators. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
 /** Longest `userInfo` (JSON characters) carried in tokens and certificates. */
 export const MAX_USER_INFO_LENGTH = 4096;
 
@@ -111,6 +114,11 @@ export class TokenService {
       throw new MeshauthError(
         "invalid_request",
         `user ID ${JSON.stringify(grant.userId.slice(0, 80))}: IDs starting with "client:" are reserved for app backends`,
+      );
+    if (INVISIBLE.test(grant.userId))
+      throw new MeshauthError(
+        "invalid_request",
+        "user ID: contains an invisible or control character; it would look like another user's",
       );
     const userInfo = grant.userInfo ?? {};
     if (JSON.stringify(userInfo).length > MAX_USER_INFO_LENGTH) {

@@ -26,6 +26,11 @@ export interface HubConfig {
   bodyLimit: number;
   /** Create an app named `demo` on first start. */
   demoApp: boolean;
+  /**
+   * Let webhooks and OIDC key sets point at loopback, link-local or metadata addresses
+   * and the hub itself in production (always allowed in development).
+   */
+  allowInternalTargets?: boolean;
   /** Pretend the clock is this many seconds ahead (tests only). Not settable from env. */
   clockOffsetSeconds?: number;
 }
@@ -62,6 +67,8 @@ export const CONFIG_KEYS = {
   LOG_LEVEL: "fatal, error, warn, info (default), debug, trace or silent",
   MESHAUTH_BODY_LIMIT: "largest request body in bytes (1024-10485760); default 65536",
   MESHAUTH_DEMO_APP: "true or false: create an app named demo on first start; default true",
+  MESHAUTH_ALLOW_INTERNAL_TARGETS:
+    "true lets webhooks and OIDC key sets point at loopback, link-local or metadata addresses in production; default false",
   MESHAUTH_CONFIG: "path of a JSON file holding any of these keys; the environment overrides it",
 } as const;
 
@@ -236,5 +243,6 @@ export function loadConfig(env: Source = process.env, cwd = process.cwd()): HubC
     ),
     bodyLimit: intIn(src, "MESHAUTH_BODY_LIMIT", 65536, 1024, 10 * 1024 * 1024),
     demoApp: bool(src, "MESHAUTH_DEMO_APP", true),
+    allowInternalTargets: bool(src, "MESHAUTH_ALLOW_INTERNAL_TARGETS", false),
   };
 }

@@ -1,6 +1,7 @@
 import { type ErrorCode, MeshauthError } from "@meshauth/core";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { storageUnavailable } from "../storage/unavailable.js";
+import { installHardening } from "./hardening.js";
 
 /** The HTTP status for each stable error code. */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -97,6 +98,7 @@ function fromFastify(err: FastifyError): MeshauthError | undefined {
  * logged and answered as `internal_error` without any detail.
  */
 export function installErrorHandling(app: FastifyInstance): void {
+  installHardening(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // A database that is down or full is a 503 to retry, not a 500 (storage/unavailable.ts).
     const known = error instanceof MeshauthError ? error : (fromFastify(error) ?? storageUnavailable(error));
@@ -109,7 +111,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       if (known.code === "invalid_client" && !reply.hasHeader("www-authenticate"))
         reply.header("www-authenticate", 'Basic realm="meshauth"');
       if (status === 400 || status === 401 || status === 429) reply.header("cache-control", "no-store");
-      if (status >= 500) request.log.error({ err: error }, known.message);
+      // A webhook's or IdP's fault (502) is theirs: a warning with what went wrong, no stack.
+      if (status === 502) request.log.warn({ code: known.code, ...known.details }, known.message);
+      else if (status >= 500) request.log.error({ err: error }, known.message);
       return reply.status(status).send(errorBody(known));
     }
     request.log.error({ err: error }, "unhandled error");

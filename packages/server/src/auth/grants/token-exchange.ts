@@ -34,6 +34,12 @@ export interface TokenExchangeDeps {
   fetch?: typeof fetch;
   /** Fetch for OIDC key sets. */
   jwksFetch?: typeof fetch;
+  /**
+   * Show devices why a webhook or key set failed (development). Otherwise they learn one
+   * stable reason, `unavailable`, and the hub's log says what happened, so a login
+   * cannot probe what the hub can reach.
+   */
+  exposeProviderFailures?: boolean;
 }
 
 function enabled(app: App, kind: "playground" | "webhook" | "oidc"): void {
@@ -159,9 +165,24 @@ export function tokenExchangeGrant(deps: TokenExchangeDeps): Grant {
     parameters: ["subject_token", "subject_token_type"],
     clientAuthentication: "optional",
     dpop: { nonce: true },
-    async handle({ params, client, proof }) {
+    async handle({ req, params, client, proof }) {
       const result = await exchange(client, params, (proof as NonNullable<typeof proof>).jkt).catch(
-        asInvalidRequest,
+        (e: unknown) => {
+          if (
+            e instanceof MeshauthError &&
+            e.code === "provider_unavailable" &&
+            !deps.exposeProviderFailures
+          ) {
+            req.log.warn({ code: e.code, ...e.details }, e.message);
+            const provider = String(e.details.provider ?? params.provider);
+            throw new MeshauthError(
+              "provider_unavailable",
+              `login provider ${provider} did not give a usable answer; the hub's log says why`,
+              { provider, reason: "unavailable" },
+            );
+          }
+          return asInvalidRequest(e);
+        },
       );
       return { ...result, issued_token_type: TOKEN_TYPES.accessToken };
     },
