@@ -17,6 +17,7 @@ import { createServer } from "node:http";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { context } from "esbuild";
+import { todosLogin } from "./todos/backend.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -124,6 +125,7 @@ async function bundler(entry) {
 const bundles = {
   "/main.js": await bundler("web/main.ts"),
   "/react/main.js": await bundler("react/main.tsx"),
+  "/todos/main.js": await bundler("todos/main.tsx"),
 };
 
 async function script(path) {
@@ -141,7 +143,12 @@ async function script(path) {
 
 // ---- the server -----------------------------------------------------------------------
 
-const pages = { "/": "web/index.html", "/index.html": "web/index.html", "/react/": "react/index.html" };
+const pages = {
+  "/": "web/index.html",
+  "/index.html": "web/index.html",
+  "/react/": "react/index.html",
+  "/todos/": "todos/index.html",
+};
 const types = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8" };
 
 async function handle(req, res) {
@@ -150,9 +157,15 @@ async function handle(req, res) {
     res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
     res.end(req.method === "HEAD" ? undefined : body);
   };
+  if (path === "/todos/login" && req.method === "POST") {
+    await refreshConfig();
+    return todosLogin(req, res, { hub: hub.url ?? hubSetting, appId: app.id ?? "" });
+  }
   if (req.method !== "GET" && req.method !== "HEAD") return send(405, "text/plain", "method not allowed");
   if (path === "/react" || path === "/react/index.html")
     return send(308, "text/plain", "", { location: "/react/" });
+  if (path === "/todos" || path === "/todos/index.html")
+    return send(308, "text/plain", "", { location: "/todos/" });
   if (pages[path]) return send(200, types.html, readFileSync(join(here, pages[path]), "utf8"));
   if (path === "/config.js") {
     await refreshConfig();
@@ -193,6 +206,7 @@ const base = `http://localhost:${port}`;
 console.log(`meshauth examples on ${base}
   ${base}/         plain TypeScript, the SDK's default login dialog
   ${base}/react/   React, a custom dialog from @meshauth/react's hooks
+  ${base}/todos/   React + RxDB: shared todos synced through the hub (two windows, two names)
   hub:    ${hub.url ?? `${hubSetting}  (not reachable yet: ${hub.error})`}
   app ID: ${app.id ?? `(unknown yet: ${app.error})`}
 Log in with any email address; in development mode the hub shows the code in its log
