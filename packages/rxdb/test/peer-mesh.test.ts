@@ -187,6 +187,22 @@ describe("peer to peer over mutual TLS", () => {
     assert.equal((await c.titles())["xavier|late"], undefined);
   });
 
+  test("a link ends when the other side's identity expires", async () => {
+    const a = await peer("alice");
+    const soon = await app.device("brief", {
+      permissions: relayRules("brief"),
+      exp: Math.floor(Date.now() / 1000) + 2,
+    });
+    const b = await startPeer(app, "brief", soon);
+    const replication = await link(b, a);
+    await replication.ready();
+    await until(() => a.links.length > 0, "A has the link");
+    const closed = await a.links[0]?.closed;
+    assert.equal(closed?.code, "peer_expired");
+    assert.equal(closed?.by, "local");
+    assert.equal((await replication.closed).code, "peer_expired", "the expired side is told why");
+  });
+
   test("concurrent edits on two peers converge through a third, nothing lost", async () => {
     const [a, b, c] = [
       await peer("alice", allRules()),
