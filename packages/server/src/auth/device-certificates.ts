@@ -1,13 +1,11 @@
 import {
   type CertificateAuthority,
-  exportPrivateKeyPem,
-  generateDeviceKey,
+  type DeviceCertificateIssuer,
   type Identity,
-  issueDeviceCertificate,
   loadCertificateAuthority,
   MeshauthError,
-  verifyCertificateSigningRequest,
 } from "@meshauth/core";
+import { generateNodeDeviceKey, nodeCertificateIssuer } from "../crypto/node-issuer.js";
 import type { SecretBox } from "../crypto/secrets.js";
 import type { Store } from "../storage/store.js";
 
@@ -24,6 +22,8 @@ export interface CertificateAnswer {
 export class DeviceCertificates {
   // Loading a CA decrypts and imports its key; keep it per process.
   readonly #authorities = new Map<string, Promise<CertificateAuthority>>();
+  // The device profile encoded once per CA, signed with node:crypto (see node-issuer.ts).
+  readonly #issuers = new Map<string, Promise<DeviceCertificateIssuer>>();
 
   constructor(
     private readonly store: Store,
@@ -47,6 +47,16 @@ export class DeviceCertificates {
     return ca;
   }
 
+  #issuer(appId: string): Promise<DeviceCertificateIssuer> {
+    let issuer = this.#issuers.get(appId);
+    if (!issuer) {
+      issuer = this.#authority(appId).then(nodeCertificateIssuer);
+      issuer.catch(() => this.#issuers.delete(appId));
+      this.#issuers.set(appId, issuer);
+    }
+    return issuer;
+  }
+
   /**
    * CSR mode (the default): the device keeps its key; the CSR's key must be the key the
    * access token is bound to, so a stolen token cannot certify another key.
@@ -58,22 +68,24 @@ export class DeviceCertificates {
     request: { csr?: string; generateKey?: boolean },
   ): Promise<CertificateAnswer> {
     const ca = await this.#authority(identity.appId);
+    const issuer = await this.#issuer(identity.appId);
     const session = sessionId ? { sessionId } : {};
     if (request.csr !== undefined) {
-      const csr = await verifyCertificateSigningRequest(request.csr);
+      // One parse of the CSR: its key goes straight into the certificate.
+      const csr = await issuer.verifyCsr(request.csr);
       if (csr.keyThumbprint !== identity.peerKey) {
         throw new MeshauthError(
           "invalid_request",
           "csr: its public key is not the key the access token is bound to (cnf.jkt)",
         );
       }
-      const issued = await issueDeviceCertificate({ ca, identity, csrPem: request.csr, ...session });
+      const issued = await issuer.issue({ identity, publicKeySpki: csr.publicKeySpki, ...session });
       return this.#answer(issued, ca);
     }
     if (request.generateKey === true) {
-      const keys = await generateDeviceKey();
-      const issued = await issueDeviceCertificate({ ca, identity, publicKey: keys.publicKey, ...session });
-      return { ...this.#answer(issued, ca), private_key: await exportPrivateKeyPem(keys.privateKey) };
+      const key = generateNodeDeviceKey();
+      const issued = await issuer.issue({ identity, publicKeySpki: key.publicKeySpki, ...session });
+      return { ...this.#answer(issued, ca), private_key: key.privateKeyPem };
     }
     throw new MeshauthError("invalid_request", 'send {"csr": "<PKCS#10 PEM>"} or {"generate_key": true}');
   }
