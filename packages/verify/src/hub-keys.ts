@@ -7,6 +7,8 @@ export interface HubMetadata {
   jwksUri: string;
   /** `{client_id}` already filled in; absent when the hub does not publish revocation lists. */
   revocationsUri?: string;
+  /** RFC 7662 endpoint; absent when the hub has none. */
+  introspectionUri?: string;
 }
 
 export interface HubKeysOptions {
@@ -78,6 +80,8 @@ export class HubKeys {
     if (typeof revocations === "string") {
       metadata.revocationsUri = revocations.replace("{client_id}", encodeURIComponent(appId));
     }
+    const introspection = doc["introspection_endpoint"];
+    if (typeof introspection === "string") metadata.introspectionUri = introspection;
     return metadata;
   }
 }

@@ -6,6 +6,7 @@ export { meshauthExpress } from "./adapters/express.js";
 export { meshauthFastify } from "./adapters/fastify.js";
 export { withMeshauth } from "./adapters/fetch.js";
 export { EXPOSED_HEADERS, VerifyError, type VerifyErrorCode } from "./errors.js";
+export type { IntrospectionOptions } from "./introspection.js";
 export type { RequestLike } from "./request.js";
 export type { RevocationListOptions } from "./revocation-list.js";
 export {

@@ -13,6 +13,7 @@ import {
 import { type JWTPayload, jwtVerify } from "jose";
 import { challenge, EXPOSED_HEADERS, VerifyError } from "./errors.js";
 import { HubKeys } from "./hub-keys.js";
+import { Introspection, type IntrospectionOptions } from "./introspection.js";
 import { header, pathOf, type RequestLike } from "./request.js";
 import { RevocationListCache, type RevocationListOptions } from "./revocation-list.js";
 
@@ -55,6 +56,11 @@ export interface VerifierOptions {
    * `true` for the defaults or options. Without it a token stays good until it expires.
    */
   revocations?: boolean | RevocationListOptions;
+  /**
+   * Ask the hub (RFC 7662, with one of the app's client secrets) whether each token's
+   * session is still live: a logout stops working here within `cacheSeconds` (10).
+   */
+  introspection?: IntrospectionOptions;
   /** Browser origins allowed to call this API; adapters then answer CORS preflights too. */
   corsOrigins?: string[] | "*";
   /** JWKS cache: least seconds between refetches for an unknown `kid` (default 30), and max age (default 600). */
@@ -127,6 +133,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
         options.revocations === true ? {} : options.revocations,
         now,
       )
+    : undefined;
+
+  const introspection = options.introspection
+    ? new Introspection(keys, appId, options.introspection, fetchFn, now)
     : undefined;
 
   const refuse = (
@@ -233,6 +243,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (isRevoked(list, user, undefined, user.sessionId)) {
         throw refuse("invalid_token", "The session has ended", "revoked");
       }
+    }
+    if (introspection && !(await introspection.active(token))) {
+      throw refuse("invalid_token", "The session has ended", "introspection: inactive");
     }
     const headers: Record<string, string> = { "access-control-expose-headers": EXPOSED_HEADERS };
     // A nonce with every answer, so the client's next proof carries one that is fresh.

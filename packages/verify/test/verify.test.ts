@@ -309,6 +309,26 @@ describe("hub keys and the revocation list", () => {
     assert.equal((await first.call()).status, 200, "tokens of the old key still verify");
   });
 
+  test("with introspection, a logged-out session is refused within the cache interval", async () => {
+    const api = await startApi("fetch", {
+      revocations: false,
+      introspection: { clientSecret: t.app.clientSecret, cacheSeconds: 5 },
+    });
+    const device = await thirdPartyDevice(api);
+    assert.equal((await device.call()).status, 200);
+    const out = await fetch(`${t.hub.url}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: t.app.id, token: device.tokens.refresh_token! }),
+    });
+    assert.equal(out.status, 200);
+    assert.equal((await device.call()).status, 200, "the answer for this token is reused for 5 s");
+    clockOffset += 6;
+    const refused = await device.call().catch((e: unknown) => e);
+    assert.deepEqual(challengeOf(refused), { status: 401, error: "invalid_token" });
+    assert.equal(api.hubCalls.filter((p) => p === "/introspect").length, 2, "asked once per interval");
+  });
+
   test("API processes sharing a replay cache and a nonce secret refuse a proof replayed at another", async () => {
     const replay = new MemoryReplayCache();
     const nonces = { secret: crypto.getRandomValues(new Uint8Array(32)) };
