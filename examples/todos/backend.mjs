@@ -58,7 +58,8 @@ function ensureSetup(appId) {
   return setup;
 }
 
-function rulesFor(name) {
+/** The rules this example gives a person (exported for the example's browser test). */
+export function rulesFor(name) {
   const own = `_id.owner == '${name}'`;
   const write = [own, "_id.owner == 'shared'", ...(name === "editor" ? ["_id.owner == 'news'"] : [])];
   return {
