@@ -144,6 +144,7 @@ export function replicateMeshauth<RxDocType>(
   const corrections = new Map<string, Correction<RxDocType>>();
   let latestCheckpoint: MeshauthCheckpoint | undefined;
   const rulesDigests = new WeakMap<object, Promise<string>>();
+  let cancel = () => {};
   const report = (e: unknown): MeshauthClientError => {
     const error = toClientError(e);
     syncError$.next(error);
@@ -159,23 +160,28 @@ export function replicateMeshauth<RxDocType>(
     return digest;
   };
 
-  /** Resolves with the logged-in user, waiting for a login if there is none. */
-  const loggedIn = (): Promise<LoggedInUser> =>
-    new Promise((resolve, reject) => {
-      let settled = false;
-      const subscription = client.currentUser.subscribe((user) => {
-        if (settled) return;
-        if (user.isLoggedIn) {
-          settled = true;
-          queueMicrotask(() => subscription.unsubscribe());
-          resolve(user);
-        } else if (state.isStopped()) {
-          settled = true;
-          queueMicrotask(() => subscription.unsubscribe());
-          reject(new Error("the replication was canceled"));
-        }
-      });
-    });
+  const canceled = new Promise<never>((_, reject) => {
+    cancel = () => reject(new Error("the replication was canceled"));
+  });
+  canceled.catch(() => {});
+  /** Resolves with the logged-in user, waiting for a login if there is none (or rejects at cancel). */
+  const loggedIn = async (): Promise<LoggedInUser> => {
+    const now = client.currentUser.value;
+    if (now.isLoggedIn) return now;
+    let subscription: { unsubscribe(): void } | undefined;
+    try {
+      return await Promise.race([
+        canceled,
+        new Promise<LoggedInUser>((resolve) => {
+          subscription = client.currentUser.subscribe((user) => {
+            if (user.isLoggedIn) resolve(user);
+          });
+        }),
+      ]);
+    } finally {
+      subscription?.unsubscribe();
+    }
+  };
 
   /** Sends corrections at once when the downstream can take them; the next pull carries them otherwise. */
   const deliver = (docs: WithDeleted<RxDocType>[]) => {
@@ -416,6 +422,7 @@ export function replicateMeshauth<RxDocType>(
   });
 
   state.onCancel.push(() => {
+    cancel();
     session.unsubscribe();
     received.unsubscribe();
     stream.stop();
