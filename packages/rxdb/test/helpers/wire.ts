@@ -109,7 +109,8 @@ async function readCopy(body: ReadableStream<Uint8Array>, frames: StreamFrame[])
 /** Every document that crossed the wire to this client (pull answers and stream frames). */
 export function receivedDocuments(log: WireLog): Record<string, unknown>[] {
   const docs: Record<string, unknown>[] = [];
-  for (const pull of log.pulls) docs.push(...((pull.answer?.documents ?? []) as unknown as Record<string, unknown>[]));
+  for (const pull of log.pulls)
+    docs.push(...((pull.answer?.documents ?? []) as unknown as Record<string, unknown>[]));
   for (const frame of log.frames) {
     if (typeof frame === "object" && "documents" in frame) {
       docs.push(...(frame.documents as unknown as Record<string, unknown>[]));
