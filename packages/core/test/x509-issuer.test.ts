@@ -146,7 +146,7 @@ describe("template device-certificate issuer", () => {
     const pem = await createCertificateSigningRequest({ keys, commonName: "ada" });
     const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
     const tampered = Buffer.from(der);
-    tampered[tampered.length - 5] ^= 0x01;
+    tampered.writeUInt8((tampered.at(-5) ?? 0) ^ 0x01, tampered.length - 5);
     await assert.rejects(
       issuer.verifyCsr(tampered),
       (e: unknown) => e instanceof CertificateError && e.reason === "bad_csr_signature",
