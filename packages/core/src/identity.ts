@@ -22,6 +22,11 @@ export interface Identity {
   permissions: Permissions;
   /** Free JSON the provider returned (size-limited by the hub). */
   userInfo?: Record<string, unknown>;
+  /**
+   * Ditto's `identityServiceMetadata`: what the identity service signs into the identity
+   * for peers to read (e.g. a P2P connection handler). A JSON object, at most 4096 characters.
+   */
+  metadata?: Record<string, unknown>;
   /** When it ends, in seconds since the epoch. */
   exp: number;
 }

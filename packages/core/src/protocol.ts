@@ -52,6 +52,8 @@ export interface AccessTokenClaims {
   provider: ProviderId;
   permissions: Permissions;
   user_info?: Record<string, unknown>;
+  /** The identity's `metadata` (Ditto's identityServiceMetadata). */
+  identity_metadata?: Record<string, unknown>;
   /** When the identity ends (the session's absolute end). */
   identity_exp: number;
 }

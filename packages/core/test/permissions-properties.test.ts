@@ -89,6 +89,8 @@ function reference(node: QueryNode, id: unknown): boolean {
       if (node.op === ">") return v > l;
       return v >= l;
     }
+    case "regex":
+      return false; // the generators below make no regex nodes
     case "test": {
       const value = lookup(id, node.path.segments);
       const literal = node.value.value;

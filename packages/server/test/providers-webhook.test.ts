@@ -9,8 +9,8 @@ import { callAuthWebhook } from "../src/providers/webhook.js";
 
 const APP_ID = "app_test";
 const WHSEC = `whsec_${randomBytes(32).toString("base64url")}`;
-/** Ditto's webhooks are configured with a raw 128-byte secret, not a whsec_ one. */
-const DITTO_SECRET = randomBytes(96).toString("base64url");
+/** Ditto hands out random bytes, base64-encoded, not a whsec_ secret. */
+const DITTO_SECRET = randomBytes(96).toString("base64");
 
 interface TestServer {
   url: string;
@@ -69,14 +69,21 @@ function standardWebhooksValid(req: IncomingMessage, body: string, secret: strin
   return sigs.split(" ").some((s) => safeEqual(s, `v1,${expected}`));
 }
 
-/** What an existing Ditto webhook does: `ditto-signature: t=..,v1=..` over "<t>.<body>" with the raw secret. */
-function dittoSignatureValid(req: IncomingMessage, body: string, secret: string): boolean {
+/**
+ * What a Ditto webhook does, as Ditto documents it: `ditto-signature: t=..,v1=..`, HMAC-SHA256
+ * over "<t>.<body>" "using a base64-decoded shared secret key". `textKey`: a webhook that
+ * was written against the hub's earlier behaviour, HMAC with the secret's text.
+ */
+function dittoSignatureValid(req: IncomingMessage, body: string, secret: string, textKey = false): boolean {
   const header = req.headers["ditto-signature"];
   if (typeof header !== "string") return false;
   const parts = header.split(",").map((p) => p.split("=", 2) as [string, string]);
   const t = parts.find(([k]) => k === "t")?.[1];
   if (t === undefined || Math.abs(Date.now() / 1000 - Number(t)) > 300) return false;
-  const expected = createHmac("sha256", Buffer.from(secret, "utf8")).update(`${t}.${body}`).digest("hex");
+  const key = textKey
+    ? Buffer.from(secret, "utf8")
+    : Buffer.from(secret.startsWith("whsec_") ? secret.slice(6) : secret, "base64");
+  const expected = createHmac("sha256", key).update(`${t}.${body}`).digest("hex");
   return parts.some(([k, v]) => k === "v1" && safeEqual(v, expected));
 }
 
@@ -94,7 +101,7 @@ const employee = {
 };
 
 /** Ditto's public three-role sample, plus the request checks a careful webhook makes. */
-function sampleWebhook(secret: string, requireDitto: boolean, received: unknown[]) {
+function sampleWebhook(secret: string, requireDitto: boolean, received: unknown[], textKey = false) {
   return (req: IncomingMessage, res: ServerResponse, body: string) => {
     const reply = (status: number, value: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -102,7 +109,7 @@ function sampleWebhook(secret: string, requireDitto: boolean, received: unknown[
     };
     if (
       !standardWebhooksValid(req, body, secret) ||
-      (requireDitto && !dittoSignatureValid(req, body, secret))
+      (requireDitto && !dittoSignatureValid(req, body, secret, textKey))
     ) {
       return reply(401, { error: "bad signature" });
     }
@@ -126,7 +133,15 @@ function sampleWebhook(secret: string, requireDitto: boolean, received: unknown[
 }
 
 function provider(url: string, extra: Partial<WebhookProvider> = {}): WebhookProvider {
-  return { name: "sample", url, dittoSignature: true, timeoutMs: 2000, createdAt: 0, ...extra };
+  return {
+    name: "sample",
+    url,
+    dittoSignature: true,
+    dittoSignatureKey: "base64",
+    timeoutMs: 2000,
+    createdAt: 0,
+    ...extra,
+  };
 }
 
 /** Asserts a MeshauthError with that code (and reason), and that no secret leaks into it. */
@@ -218,7 +233,31 @@ describe("auth webhook with a raw Ditto secret", () => {
 
   test("a wrong raw secret is refused", async () => {
     await assert.rejects(
-      call(hook.url, "employee-token", randomBytes(96).toString("base64url")),
+      call(hook.url, "employee-token", randomBytes(96).toString("base64")),
+      fails("provider_unavailable", "http_status"),
+    );
+  });
+
+  test("HMAC with the secret's text (the hub's old key) is refused by a webhook that verifies as Ditto documents", async () => {
+    await assert.rejects(
+      call(hook.url, "employee-token", DITTO_SECRET, { dittoSignatureKey: "utf8" }),
+      fails("provider_unavailable", "http_status"),
+    );
+  });
+});
+
+describe("auth webhook registered before dittoSignatureKey (text key)", () => {
+  let hook: TestServer;
+  before(async () => {
+    hook = await startServer(sampleWebhook(DITTO_SECRET, true, [], true));
+  });
+  after(() => hook.close());
+
+  test("keeps verifying with dittoSignatureKey utf8, which migrated registrations get", async () => {
+    const id = await call(hook.url, "employee-token", DITTO_SECRET, { dittoSignatureKey: "utf8" });
+    assert.equal(id.userId, "e1");
+    await assert.rejects(
+      call(hook.url, "employee-token", DITTO_SECRET, { dittoSignatureKey: "base64" }),
       fails("provider_unavailable", "http_status"),
     );
   });

@@ -15,6 +15,8 @@ function newApp(id: string, name: string): NewApp {
     accessTokenTtl: 900,
     sessionAbsoluteTtl: 86_400 * 90,
     sessionIdleTtl: 86_400 * 30,
+    certificateTtl: 7 * 86_400,
+    shareClientInfo: false,
     corsOrigins: ["https://a.example"],
     email: { from: "A <a@example.com>" },
     defaultPermissions: NO_ACCESS,
@@ -115,6 +117,7 @@ for (const engine of engines()) {
         name: "auth",
         url: "https://h.example/auth",
         dittoSignature: true,
+        dittoSignatureKey: "base64",
         timeoutMs: 5000,
         createdAt: 5,
         secretSealed: "s",
@@ -124,6 +127,7 @@ for (const engine of engines()) {
           name: "auth",
           url: "https://h.example/x",
           dittoSignature: false,
+          dittoSignatureKey: "utf8",
           timeoutMs: 1,
           createdAt: 6,
           secretSealed: "s",
@@ -149,6 +153,21 @@ for (const engine of engines()) {
         { id: "cs_1", label: "backend", createdAt: 5, revokedAt: 9 },
       ]);
       assert.equal((await store.listWebhooks("a1"))[0]?.dittoSignature, true);
+      assert.equal((await store.listWebhooks("a1"))[0]?.dittoSignatureKey, "base64");
+      // A row written before migration 005 gets the column's default: the secret's text, as then.
+      await store.db
+        .insertInto("app_webhooks")
+        .values({
+          app_id: "a1",
+          name: "old",
+          url: "https://h.example/old",
+          secret_sealed: "s",
+          ditto_signature: 1,
+          timeout_ms: 5000,
+          created_at: 1,
+        })
+        .execute();
+      assert.equal((await store.listWebhooks("a1")).find((w) => w.name === "old")?.dittoSignatureKey, "utf8");
       assert.equal((await store.listOidcProviders("a1"))[0]?.mapping.userIdClaim, "sub");
 
       await store.deleteApp("a1");

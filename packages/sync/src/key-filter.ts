@@ -127,6 +127,9 @@ function translate(node: QueryNode, idFields: readonly string[]): Translated {
       if (lit === "") return { expr: TRUE, exact: true };
       return { expr: { kind: node.test, field: t.field, value: lit }, exact: true };
     }
+    case "regex":
+      // No key-filter form: a superset, the evaluator decides each document.
+      return { expr: TRUE, exact: false };
     case "not": {
       const inner = translate(node.operand, idFields);
       // The negation of a superset is not a superset: give up on this branch.

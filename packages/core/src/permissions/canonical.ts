@@ -14,7 +14,8 @@ function rulesJson(rules: PermissionRules): string {
  * UTF-8 length is what the size limit measures.
  */
 export function canonicalPermissionsJson(permissions: Permissions): string {
-  return `{"read":${rulesJson(permissions.read)},"write":${rulesJson(permissions.write)}}`;
+  const remote = permissions.remoteQuery === undefined ? "" : `,"remoteQuery":${permissions.remoteQuery}`;
+  return `{"read":${rulesJson(permissions.read)}${remote},"write":${rulesJson(permissions.write)}}`;
 }
 
 /** UTF-8 byte length, as TextEncoder would encode it (a lone surrogate becomes U+FFFD, 3 bytes). */

@@ -1,5 +1,6 @@
 import type { LiteralNode, QueryNode } from "./ast.js";
 import { PermissionQueryError } from "./errors.js";
+import { RegexPatternError, regexMatcher } from "./regex.js";
 
 function describeLiteral(node: LiteralNode): string {
   const v = node.value;
@@ -45,6 +46,16 @@ export function checkQuery(node: QueryNode, query: string): QueryNode {
       case "test":
         if (n.test !== "contains" && typeof n.value.value !== "string") {
           fail(n.value, `${n.test} needs a string, found ${describeLiteral(n.value)}`, ["a string"]);
+        }
+        return;
+      case "regex":
+        if (typeof n.pattern.value !== "string")
+          fail(n.pattern, `regex needs a string pattern, found ${describeLiteral(n.pattern)}`, ["a string"]);
+        try {
+          regexMatcher(n); // compiled now, so a bad pattern fails when the rule is validated
+        } catch (error) {
+          if (error instanceof RegexPatternError) fail(n.pattern, error.message, ["an RE2 pattern"]);
+          throw error;
         }
         return;
       case "not":

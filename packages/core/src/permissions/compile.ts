@@ -1,5 +1,6 @@
 import type { CompareNode, InNode, LiteralValue, PathNode, PathSegment, QueryNode, TestNode } from "./ast.js";
 import { printPath } from "./printer.js";
+import { type RegexMatcher, regexMatcher } from "./regex.js";
 
 /*
  * Compiles a checked syntax tree into a predicate over a document (reading its `_id`), made of
@@ -77,7 +78,8 @@ type Check =
   | { readonly kind: "differs"; readonly value: string | number | boolean } // `!=` anything else
   | { readonly kind: "<" | "<=" | ">" | ">="; readonly value: string | number }
   | { readonly kind: "startsWith" | "endsWith"; readonly value: string }
-  | { readonly kind: "contains"; readonly value: LiteralValue };
+  | { readonly kind: "contains"; readonly value: LiteralValue }
+  | { readonly kind: "regex"; readonly matcher: RegexMatcher };
 
 function compareCheck(node: CompareNode): Check {
   const value = node.value.value;
@@ -141,6 +143,10 @@ function valueTest(check: Check): ValueTest {
     case "endsWith": {
       const { value } = check;
       return (v) => typeof v === "string" && v.endsWith(value);
+    }
+    case "regex": {
+      const { matcher } = check;
+      return (v) => typeof v === "string" && matcher(v);
     }
     case "contains": {
       const { value } = check;
@@ -404,6 +410,8 @@ function compileNode(node: QueryNode): Compiled {
       return compileIn(node);
     case "test":
       return dynamic(onPath(node.path, testCheck(node)));
+    case "regex":
+      return dynamic(onPath(node.path, { kind: "regex", matcher: regexMatcher(node) }));
     case "not": {
       const inner = compileNode(node.operand);
       if (inner.constant !== undefined) return inner.constant ? FALSE : TRUE;

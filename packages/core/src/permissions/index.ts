@@ -15,9 +15,11 @@ export type {
   PathSegment,
   Position,
   QueryNode,
+  RegexNode,
   StringTestName,
   TestNode,
 } from "./ast.js";
+export { LEGACY_STRING_TESTS, STRING_TESTS } from "./ast.js";
 export {
   type Authorizer,
   type CollectionScope,
@@ -46,6 +48,8 @@ export {
   MAX_QUERIES_PER_COLLECTION,
   MAX_QUERY_DEPTH,
   MAX_QUERY_LENGTH,
+  MAX_REGEX_INPUT_LENGTH,
+  MAX_REGEX_PATTERN_LENGTH,
   type PermissionLimits,
 } from "./limits.js";
 export { printQuery } from "./printer.js";

@@ -20,6 +20,10 @@ export interface PermissionLimits {
 }
 
 export const MAX_QUERY_LENGTH = 1024;
+/** Longest `regex(...)` pattern, in characters. */
+export const MAX_REGEX_PATTERN_LENGTH = 256;
+/** Longest string a `regex(...)` test looks at; a longer value does not match. */
+export const MAX_REGEX_INPUT_LENGTH = 1024;
 export const MAX_QUERY_DEPTH = 32;
 export const MAX_QUERIES_PER_COLLECTION = 64;
 export const MAX_COLLECTIONS = 256;

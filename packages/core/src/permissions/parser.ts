@@ -2,6 +2,7 @@ import {
   type AndNode,
   COMPARISON_OPERATORS,
   type ComparisonOperator,
+  LEGACY_STRING_TESTS,
   type LiteralNode,
   type Location,
   type OrNode,
@@ -9,6 +10,7 @@ import {
   type PathSegment,
   type Position,
   type QueryNode,
+  type RegexNode,
   STRING_TESTS,
   type StringTestName,
 } from "./ast.js";
@@ -23,7 +25,8 @@ import { DEFAULT_PERMISSION_LIMITS, type PermissionLimits } from "./limits.js";
  *   or       = and { "||" and }
  *   and      = unary { "&&" unary }
  *   unary    = "!" unary | primary
- *   primary  = "(" or ")" | "true" | "false" | term | TEST "(" path "," literal ")"
+ *   primary  = "(" or ")" | "true" | "false" | term | FUNCTION "(" path "," literal ")"
+ *   FUNCTION = TEST | "starts_with" | "ends_with" | "regex"      (snake_case and regex: Ditto's legacy syntax)
  *   term     = path ( CMP literal | "in" "[" [ literal { "," literal } ] "]" | "." TEST "(" literal ")" )
  *   path     = "_id" { "." NAME | "[" STRING "]" | "[" INDEX "]" }
  *   literal  = STRING | NUMBER | "true" | "false" | "null"
@@ -243,11 +246,16 @@ class Parser {
       }
       if (token.name === "null") this.literalFirst(token);
       if (this.isPunctuator(next, "(")) {
-        if (TEST_SET.has(token.name)) return this.parseFunctionTest(token.name as StringTestName);
+        if (TEST_SET.has(token.name)) return this.parseFunctionTest(token.name as StringTestName, "function");
+        const legacy = Object.hasOwn(LEGACY_STRING_TESTS, token.name)
+          ? LEGACY_STRING_TESTS[token.name]
+          : undefined;
+        if (legacy !== undefined) return this.parseFunctionTest(legacy, "legacy");
+        if (token.name === "regex") return this.parseRegex();
         this.fail(
           token,
-          `unknown function '${token.name}'; the string tests are startsWith, endsWith and contains`,
-          ["startsWith(", "endsWith(", "contains("],
+          `unknown function '${token.name}'; the functions are startsWith, endsWith, contains, starts_with, ends_with and regex`,
+          ["startsWith(", "endsWith(", "contains(", "starts_with(", "ends_with(", "regex("],
         );
       }
       if (token.name === "in") this.fail(token, "expected a condition, found 'in'", EXPECTED_CONDITION);
@@ -278,15 +286,27 @@ class Parser {
     this.fail(token, `expected a condition, found ${describeToken(token)}`, EXPECTED_CONDITION);
   }
 
-  /** `startsWith(_id.x, 'a')`. */
-  private parseFunctionTest(test: StringTestName): QueryNode {
+  /** `startsWith(_id.x, 'a')`, or Ditto's `starts_with(_id.x, 'a')`. */
+  private parseFunctionTest(test: StringTestName, syntax: "function" | "legacy"): QueryNode {
+    const token = this.take();
+    const name = token.kind === "name" ? token.name : test;
+    this.take(); // "("
+    const path = this.parsePath();
+    this.expectPunctuator(",", ["','"], `after the path in ${name}(...)`);
+    const value = this.parseLiteral();
+    this.expectPunctuator(")", ["')'"], `to close ${name}(...)`);
+    return { kind: "test", test, syntax, path, value, loc: this.loc(token.start) };
+  }
+
+  /** `regex(_id.code, '^[a-z]+$')`; the pattern is checked and compiled by the checker. */
+  private parseRegex(): RegexNode {
     const start = this.take().start;
     this.take(); // "("
     const path = this.parsePath();
-    this.expectPunctuator(",", ["','"], `after the path in ${test}(...)`);
-    const value = this.parseLiteral();
-    this.expectPunctuator(")", ["')'"], `to close ${test}(...)`);
-    return { kind: "test", test, syntax: "function", path, value, loc: this.loc(start) };
+    this.expectPunctuator(",", ["','"], "after the path in regex(...)");
+    const pattern = this.parseLiteral();
+    this.expectPunctuator(")", ["')'"], "to close regex(...)");
+    return { kind: "regex", path, pattern, loc: this.loc(start) };
   }
 
   /** A path followed by what is tested about it. */

@@ -1,4 +1,11 @@
-import type { LiteralValue, PathNode, QueryNode } from "./ast.js";
+import type { LiteralValue, PathNode, QueryNode, StringTestName } from "./ast.js";
+
+/** Ditto's legacy spellings, for printing a test as it was written. */
+const LEGACY_NAMES: Record<StringTestName, string> = {
+  startsWith: "starts_with",
+  endsWith: "ends_with",
+  contains: "contains",
+};
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -64,13 +71,21 @@ export function printQuery(node: QueryNode): string {
       return `${printPath(node.path)} ${node.op} ${printLiteral(node.value.value)}`;
     case "in":
       return `${printPath(node.path)} in [${node.values.map((v) => printLiteral(v.value)).join(", ")}]`;
-    case "test":
-      return node.syntax === "method"
-        ? `${printPath(node.path)}.${node.test}(${printLiteral(node.value.value)})`
-        : `${node.test}(${printPath(node.path)}, ${printLiteral(node.value.value)})`;
+    case "test": {
+      if (node.syntax === "method")
+        return `${printPath(node.path)}.${node.test}(${printLiteral(node.value.value)})`;
+      const name = node.syntax === "legacy" ? LEGACY_NAMES[node.test] : node.test;
+      return `${name}(${printPath(node.path)}, ${printLiteral(node.value.value)})`;
+    }
+    case "regex":
+      return `regex(${printPath(node.path)}, ${printLiteral(node.pattern.value)})`;
     case "not": {
       const operand = node.operand;
-      const bare = operand.kind === "boolean" || operand.kind === "not" || operand.kind === "test";
+      const bare =
+        operand.kind === "boolean" ||
+        operand.kind === "not" ||
+        operand.kind === "test" ||
+        operand.kind === "regex";
       return bare ? `!${printQuery(operand)}` : `!(${printQuery(operand)})`;
     }
     case "and":

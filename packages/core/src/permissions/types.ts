@@ -10,6 +10,12 @@ export interface PermissionRules {
 export interface Permissions {
   read: PermissionRules;
   write: PermissionRules;
+  /**
+   * Ditto's `remoteQuery` (its configurable sample webhook sends it): whether the device may
+   * run queries on the server. Kept and carried with the identity; meshauth enforces nothing
+   * with it, an app's own servers may.
+   */
+  remoteQuery?: boolean;
 }
 
 /** Which half of a permission set applies: receiving a document or sending/accepting changes to it. */

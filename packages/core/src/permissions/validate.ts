@@ -124,10 +124,16 @@ export function shapePermissions(input: unknown, limits: PermissionLimits): Shap
   if (!isRecord(input))
     fail({ path: "" }, `permissions must be an object {read, write}, found ${describe(input)}`);
   for (const key of Object.keys(input)) {
-    if (key !== "read" && key !== "write") {
-      fail({ path: key }, `unknown member ${JSON.stringify(key)}; a permission set has only read and write`);
+    if (key !== "read" && key !== "write" && key !== "remoteQuery") {
+      fail(
+        { path: key },
+        `unknown member ${JSON.stringify(key)}; a permission set has only read, write and remoteQuery`,
+      );
     }
   }
+  const remoteQuery = input["remoteQuery"];
+  if (remoteQuery !== undefined && typeof remoteQuery !== "boolean")
+    fail({ path: "remoteQuery" }, `expected true or false, found ${describe(remoteQuery)}`);
   for (const direction of DIRECTIONS) {
     if (!Object.hasOwn(input, direction)) {
       const problem = `${direction} is missing; a permission set needs both read and write`;
@@ -137,6 +143,7 @@ export function shapePermissions(input: unknown, limits: PermissionLimits): Shap
   const permissions: Permissions = Object.freeze({
     read: checkRules(input["read"], "read", limits),
     write: checkRules(input["write"], "write", limits),
+    ...(remoteQuery !== undefined ? { remoteQuery } : {}),
   });
   const canonical = canonicalPermissionsJson(permissions);
   const bytes = utf8Length(canonical);

@@ -137,6 +137,7 @@ export async function describeCertificate(
     );
     if (d.sessionId !== undefined) lines.push(`  session:   ${d.sessionId}`);
     if (identity.userInfo !== undefined) lines.push(`  user info: ${JSON.stringify(identity.userInfo)}`);
+    if (identity.metadata !== undefined) lines.push(`  metadata:  ${JSON.stringify(identity.metadata)}`);
     lines.push(
       "Permissions:",
       ...describeRules("read", identity.permissions.read),

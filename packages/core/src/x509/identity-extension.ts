@@ -42,7 +42,7 @@ export interface CertificateIdentity {
 
 /**
  * The extension's value: a DER UTF8String whose text is the canonical JSON (RFC 8785) of
- * `{v, appId, userId, peerKey, provider, permissions, userInfo?, exp, sid?}`.
+ * `{v, appId, userId, peerKey, provider, permissions, userInfo?, metadata?, exp, sid?}`.
  */
 export function encodeIdentityExtension(value: CertificateIdentity): RawExtension {
   const identity = checkIdentity(value.identity, "invalid_identity");
@@ -55,6 +55,7 @@ export function encodeIdentityExtension(value: CertificateIdentity): RawExtensio
     provider: identity.provider,
     permissions: identity.permissions,
     userInfo: identity.userInfo,
+    metadata: identity.metadata,
     exp: identity.exp,
     sid: value.sessionId,
   });
@@ -129,7 +130,21 @@ export function checkIdentity(value: unknown, reason: CertificateErrorReason): I
     if (!isRecord(userInfo)) throw new CertificateError(reason, "identity userInfo must be an object");
     identity.userInfo = userInfo;
   }
-  const known = new Set(["appId", "userId", "peerKey", "provider", "permissions", "userInfo", "exp"]);
+  const metadata = value["metadata"];
+  if (metadata !== undefined) {
+    if (!isRecord(metadata)) throw new CertificateError(reason, "identity metadata must be an object");
+    identity.metadata = metadata;
+  }
+  const known = new Set([
+    "appId",
+    "userId",
+    "peerKey",
+    "provider",
+    "permissions",
+    "userInfo",
+    "metadata",
+    "exp",
+  ]);
   const unknown = Object.keys(value).filter((k) => !known.has(k));
   if (unknown.length > 0)
     throw new CertificateError(reason, `unknown identity members: ${unknown.join(", ")}`);

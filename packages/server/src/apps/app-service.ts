@@ -1,10 +1,20 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { MeshauthError, NO_ACCESS, type Permissions } from "@meshauth/core";
 import { hashSecret, randomToken, type SecretBox } from "../crypto/secrets.js";
 import { checkTarget, type OutboundPolicy } from "../providers/outbound.js";
+import { dittoSignatureKeyBytes } from "../providers/webhook.js";
 import { type AppPatch, type Store, UniqueViolation } from "../storage/store.js";
 import { createAppAuthority } from "./authority.js";
-import type { App, AppDetails, AppSecretInfo, OidcProvider, ProviderKind, WebhookProvider } from "./model.js";
+import {
+  type App,
+  type AppDetails,
+  type AppSecretInfo,
+  DITTO_SIGNATURE_KEYS,
+  type DittoSignatureKey,
+  type OidcProvider,
+  type ProviderKind,
+  type WebhookProvider,
+} from "./model.js";
 import * as v from "./validate.js";
 
 export const APP_DEFAULTS = {
@@ -12,12 +22,16 @@ export const APP_DEFAULTS = {
   accessTokenTtl: 15 * 60,
   sessionAbsoluteTtl: 90 * 86_400,
   sessionIdleTtl: 30 * 86_400,
+  /** Ditto's offline grace: a device that stops reaching the hub keeps working a week. */
+  certificateTtl: 7 * 86_400,
+  shareClientInfo: false,
 };
 
 /** Bounds for lifetimes (seconds): access tokens minutes to a day, sessions up to a year. */
 const TTL = {
   accessToken: [60, 86_400],
   session: [300, 366 * 86_400],
+  certificate: [300, 90 * 86_400],
 } as const;
 
 const UPDATE_KEYS = [
@@ -26,6 +40,8 @@ const UPDATE_KEYS = [
   "accessTokenTtl",
   "sessionAbsoluteTtl",
   "sessionIdleTtl",
+  "certificateTtl",
+  "shareClientInfo",
   "corsOrigins",
   "email",
   "defaultPermissions",
@@ -82,7 +98,11 @@ export class AppService {
   }
 
   #lifetimes(input: Record<string, unknown>, base: Pick<App, "sessionAbsoluteTtl" | "sessionIdleTtl">) {
-    const out: Partial<Pick<App, "accessTokenTtl" | "sessionAbsoluteTtl" | "sessionIdleTtl">> = {};
+    const out: Partial<
+      Pick<App, "accessTokenTtl" | "sessionAbsoluteTtl" | "sessionIdleTtl" | "certificateTtl">
+    > = {};
+    if (input.certificateTtl !== undefined)
+      out.certificateTtl = v.int(input.certificateTtl, "certificateTtl", ...TTL.certificate, "seconds");
     if (input.accessTokenTtl !== undefined)
       out.accessTokenTtl = v.int(input.accessTokenTtl, "accessTokenTtl", ...TTL.accessToken, "seconds");
     if (input.sessionAbsoluteTtl !== undefined)
@@ -126,6 +146,11 @@ export class AppService {
             accessTokenTtl: lifetimes.accessTokenTtl ?? APP_DEFAULTS.accessTokenTtl,
             sessionAbsoluteTtl: lifetimes.sessionAbsoluteTtl ?? APP_DEFAULTS.sessionAbsoluteTtl,
             sessionIdleTtl: lifetimes.sessionIdleTtl ?? APP_DEFAULTS.sessionIdleTtl,
+            certificateTtl: lifetimes.certificateTtl ?? APP_DEFAULTS.certificateTtl,
+            shareClientInfo:
+              obj.shareClientInfo === undefined
+                ? APP_DEFAULTS.shareClientInfo
+                : v.bool(obj.shareClientInfo, "shareClientInfo"),
             corsOrigins: obj.corsOrigins === undefined ? [] : v.corsOrigins(obj.corsOrigins),
             email: obj.email === undefined ? {} : v.emailSettings(obj.email),
             defaultPermissions,
@@ -148,6 +173,8 @@ export class AppService {
     if (obj.name !== undefined) patch.name = v.appName(obj.name);
     if (obj.providers !== undefined) patch.providers = v.providers(obj.providers);
     if (obj.corsOrigins !== undefined) patch.corsOrigins = v.corsOrigins(obj.corsOrigins);
+    if (obj.shareClientInfo !== undefined)
+      patch.shareClientInfo = v.bool(obj.shareClientInfo, "shareClientInfo");
     if (obj.email !== undefined) patch.email = v.emailSettings(obj.email);
     if (obj.defaultPermissions !== undefined)
       patch.defaultPermissions = this.validatePermissions(obj.defaultPermissions, "defaultPermissions");
@@ -213,19 +240,30 @@ export class AppService {
   ): Promise<{ webhook: WebhookProvider; signingSecret: string }> {
     const app = await this.resolve(idOrName);
     const obj = v.requireRecord(input, "body");
-    v.onlyKeys(obj, ["name", "url", "secret", "dittoSignature", "timeoutMs"], "");
+    v.onlyKeys(obj, ["name", "url", "secret", "dittoSignature", "dittoSignatureKey", "timeoutMs"], "");
     const name = v.providerName(obj.name);
     const url = v.httpUrl(obj.url, "url");
     await checkTarget(url, this.outbound, "url");
-    // Standard Webhooks secrets are `whsec_` + base64; Ditto uses a raw 128-byte secret.
+    // Standard Webhooks secrets are `whsec_` + standard base64 (what the reference libraries
+    // decode); Ditto hands out base64 of random bytes.
     const signingSecret =
       obj.secret === undefined
-        ? randomToken(32, "whsec_")
+        ? `whsec_${randomBytes(32).toString("base64")}`
         : v.str(obj.secret, "secret", { min: 24, max: 512 });
+    const key = obj.dittoSignatureKey ?? "base64";
+    if (!(DITTO_SIGNATURE_KEYS as readonly unknown[]).includes(key))
+      v.invalid("dittoSignatureKey", `one of ${DITTO_SIGNATURE_KEYS.join(", ")}`, key);
+    const dittoSignatureKey = key as DittoSignatureKey;
+    if (dittoSignatureKey === "base64" && dittoSignatureKeyBytes(signingSecret, "base64") === null)
+      v.invalid(
+        "secret",
+        'base64, as Ditto hands secrets out (it is the ditto-signature key once decoded); send dittoSignatureKey "utf8" to HMAC with the text itself',
+      );
     const webhook: WebhookProvider = {
       name,
       url,
       dittoSignature: obj.dittoSignature === undefined ? true : v.bool(obj.dittoSignature, "dittoSignature"),
+      dittoSignatureKey,
       timeoutMs:
         obj.timeoutMs === undefined ? 5000 : v.int(obj.timeoutMs, "timeoutMs", 100, 30_000, "milliseconds"),
       createdAt: this.now(),

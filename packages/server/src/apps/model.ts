@@ -1,5 +1,8 @@
 import type { Permissions } from "@meshauth/core";
 
+export const DITTO_SIGNATURE_KEYS = ["base64", "utf8"] as const;
+export type DittoSignatureKey = (typeof DITTO_SIGNATURE_KEYS)[number];
+
 /** Login methods an app can enable. */
 export const PROVIDER_KINDS = ["otp", "playground", "client", "webhook", "oidc"] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
@@ -45,6 +48,12 @@ export interface WebhookProvider {
   url: string;
   /** Also sign with Ditto's `ditto-signature` header so existing Ditto webhooks verify. */
   dittoSignature: boolean;
+  /**
+   * The `ditto-signature` HMAC key: `base64`, the secret base64-decoded (as Ditto documents;
+   * a `whsec_` secret's key bytes), or `utf8`, the secret's text (registrations made before
+   * this setting existed, whose webhooks were written to match).
+   */
+  dittoSignatureKey: DittoSignatureKey;
   timeoutMs: number;
   createdAt: number;
 }
@@ -67,6 +76,13 @@ export interface App {
   accessTokenTtl: number;
   sessionAbsoluteTtl: number;
   sessionIdleTtl: number;
+  /**
+   * Longest device certificate (seconds); a certificate also ends with its session. The
+   * SDK renews while it reaches the hub, so this is how long a device works offline.
+   */
+  certificateTtl: number;
+  /** Whether a webhook's `clientInfo` also goes into tokens and certificates (default: only the device gets it). */
+  shareClientInfo: boolean;
   /** The token itself is stored hashed and only shown when made. */
   hasPlaygroundToken: boolean;
   corsOrigins: string[];

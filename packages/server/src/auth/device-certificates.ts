@@ -13,7 +13,7 @@ export interface CertificateAnswer {
   certificate: string;
   private_key?: string;
   ca_certificates: string[];
-  /** Seconds since the epoch; the identity's end. */
+  /** Seconds since the epoch: the certificate's end (the app's certificateTtl, at most the session's end). */
   expires_at: number;
   serial_number: string;
 }
@@ -28,6 +28,7 @@ export class DeviceCertificates {
   constructor(
     private readonly store: Store,
     private readonly box: SecretBox,
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
   #authority(appId: string): Promise<CertificateAuthority> {
@@ -70,6 +71,18 @@ export class DeviceCertificates {
     const ca = await this.#authority(identity.appId);
     const issuer = await this.#issuer(identity.appId);
     const session = sessionId ? { sessionId } : {};
+    const app = await this.store.findApp(identity.appId);
+    if (!app) throw new MeshauthError("not_found", `no app with ID ${JSON.stringify(identity.appId)}`);
+    const now = this.now();
+    // Short certificates, renewed by the SDK while online: app.certificateTtl is how long a
+    // device keeps working offline, and how long a revoked session stays on the list.
+    const notAfter = Math.min(identity.exp, now + app.certificateTtl);
+    const timing = { now: new Date(now * 1000), notAfter: new Date(notAfter * 1000) };
+    // Noted before signing, so a session that ends meanwhile still lists this certificate.
+    if (sessionId && !(await this.store.sessions.noteCertificate(sessionId, notAfter)))
+      throw new MeshauthError("invalid_token", "the session of this access token has ended; log in again", {
+        meshauth_error: "session_revoked",
+      });
     if (request.csr !== undefined) {
       // One parse of the CSR: its key goes straight into the certificate.
       const csr = await issuer.verifyCsr(request.csr);
@@ -79,12 +92,22 @@ export class DeviceCertificates {
           "csr: its public key is not the key the access token is bound to (cnf.jkt)",
         );
       }
-      const issued = await issuer.issue({ identity, publicKeySpki: csr.publicKeySpki, ...session });
+      const issued = await issuer.issue({
+        identity,
+        publicKeySpki: csr.publicKeySpki,
+        ...session,
+        ...timing,
+      });
       return this.#answer(issued, ca);
     }
     if (request.generateKey === true) {
       const key = generateNodeDeviceKey();
-      const issued = await issuer.issue({ identity, publicKeySpki: key.publicKeySpki, ...session });
+      const issued = await issuer.issue({
+        identity,
+        publicKeySpki: key.publicKeySpki,
+        ...session,
+        ...timing,
+      });
       return { ...this.#answer(issued, ca), private_key: key.privateKeyPem };
     }
     throw new MeshauthError("invalid_request", 'send {"csr": "<PKCS#10 PEM>"} or {"generate_key": true}');

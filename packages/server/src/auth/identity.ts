@@ -47,6 +47,7 @@ export function identityFromClaims(claims: AccessTokenClaims, appId: string): Id
     provider: claims.provider,
     permissions: claims.permissions,
     ...(claims.user_info ? { userInfo: plainRecord(claims.user_info) ?? {} } : {}),
+    ...(claims.identity_metadata ? { metadata: plainRecord(claims.identity_metadata) ?? {} } : {}),
     exp: claims.identity_exp,
   };
 }

@@ -44,13 +44,16 @@ export interface LoginGrant {
   profile?: { email?: string; name?: string };
   /** A provider's own limit on the session (e.g. a webhook's expirationSeconds). */
   maxLifetimeSeconds?: number;
+  /** Returned in this login's token response only (Ditto's clientInfo is for the device). */
   clientInfo?: unknown;
+  /** Shared with peers in every token and certificate of the session (Ditto's identityServiceMetadata). */
+  identityMetadata?: Record<string, unknown>;
 }
 
 /** What an access token and identity are made from. */
 type SessionToken = Pick<
   SessionRecord,
-  "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt"
+  "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "identityMetadata" | "expiresAt"
 >;
 
 /** Issues access tokens and runs refresh sessions with rotation and reuse detection. */
@@ -67,7 +70,7 @@ export class TokenService {
     app: App,
     session: Pick<
       SessionRecord,
-      "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt"
+      "id" | "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "identityMetadata" | "expiresAt"
     >,
     now: number,
   ) {
@@ -85,6 +88,7 @@ export class TokenService {
       provider: session.provider as ProviderId,
       permissions: session.permissions,
       ...(Object.keys(session.userInfo).length ? { user_info: session.userInfo } : {}),
+      ...(session.identityMetadata ? { identity_metadata: session.identityMetadata } : {}),
       identity_exp: session.expiresAt,
     };
     return { token: await this.keys.sign({ ...claims }, "at+jwt"), exp };
@@ -92,7 +96,10 @@ export class TokenService {
 
   #identity(
     app: App,
-    s: Pick<SessionRecord, "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "expiresAt">,
+    s: Pick<
+      SessionRecord,
+      "userId" | "jkt" | "provider" | "permissions" | "userInfo" | "identityMetadata" | "expiresAt"
+    >,
   ): Identity {
     return {
       appId: app.id,
@@ -101,6 +108,7 @@ export class TokenService {
       provider: s.provider as ProviderId,
       permissions: s.permissions,
       ...(Object.keys(s.userInfo).length ? { userInfo: s.userInfo } : {}),
+      ...(s.identityMetadata ? { metadata: s.identityMetadata } : {}),
       exp: s.expiresAt,
     };
   }
@@ -143,6 +151,7 @@ export class TokenService {
       lastUsedAt: now,
       expiresAt: now + lifetime,
       idleTtl: Math.min(app.sessionIdleTtl, lifetime),
+      ...(grant.identityMetadata ? { identityMetadata: grant.identityMetadata } : {}),
     };
     const refreshToken = randomToken(32, "mr_");
     await this.store.sessions.insertSession(session, hashSecret(refreshToken));

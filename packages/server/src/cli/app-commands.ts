@@ -44,6 +44,8 @@ function describeApp(app: AppDetails): string[] {
     `  providers:         ${app.providers.join(", ") || "(none)"}`,
     `  access tokens:     ${formatDuration(app.accessTokenTtl)}`,
     `  sessions:          ${formatDuration(app.sessionAbsoluteTtl)} absolute, ${formatDuration(app.sessionIdleTtl)} idle`,
+    `  certificates:      ${formatDuration(app.certificateTtl)} at most (and never past the session)`,
+    `  clientInfo:        ${app.shareClientInfo ? "shared in tokens and certificates" : "to the device only"}`,
     `  playground token:  ${app.hasPlaygroundToken ? "set (rotate-playground-token makes a new one)" : "none"}`,
     `  CORS origins:      ${app.corsOrigins.join(", ") || "(none)"}`,
     `  email sender:      ${app.email.from ?? "(hub default)"}`,
@@ -67,6 +69,7 @@ function bodyFrom(opts: Record<string, unknown>): Record<string, unknown> {
     accessTokenTtl: "accessTokenTtl",
     sessionAbsoluteTtl: "sessionAbsoluteTtl",
     sessionIdleTtl: "sessionIdleTtl",
+    certificateTtl: "certificateTtl",
     corsOrigin: "corsOrigins",
     email: "email",
     defaultPermissions: "defaultPermissions",
@@ -88,6 +91,11 @@ function appOptions(cmd: Command): Command {
       "--session-idle-ttl <seconds>",
       "longest a session may stay unused",
       intOption("session-idle-ttl"),
+    )
+    .option(
+      "--certificate-ttl <seconds>",
+      "longest device certificate, i.e. how long a device works offline (300-7776000)",
+      intOption("certificate-ttl"),
     )
     .option("--cors-origin <origin>", "allowed browser origin (repeatable)", collect)
     .option(

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { MeshauthError, type Permissions, PermissionsError, validatePermissions } from "@meshauth/core";
-import type { WebhookProvider } from "../apps/model.js";
+import type { DittoSignatureKey, WebhookProvider } from "../apps/model.js";
 
 /** What a webhook answer grants, after every field was checked. */
 export interface WebhookIdentity {
@@ -11,8 +11,8 @@ export interface WebhookIdentity {
   permissions: Permissions;
   /** Any JSON (`clientInfo`, or legacy `userInfo`), handed back to the device. */
   clientInfo?: unknown;
-  /** Any JSON, shared with peers. */
-  identityServiceMetadata?: unknown;
+  /** A JSON object of at most 4096 characters, shared with peers (token claims and certificate). */
+  identityServiceMetadata?: Record<string, unknown>;
 }
 
 export interface CallAuthWebhookOptions {
@@ -38,6 +38,46 @@ export const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
 export const WEBHOOK_MAX_DEPTH = 32;
 /** Longest user ID accepted from a webhook, same bound as OIDC user claims. */
 export const WEBHOOK_MAX_USER_ID_LENGTH = 256;
+/** Longest `clientInfo` and `identityServiceMetadata` (characters of JSON) accepted from a webhook. */
+export const WEBHOOK_MAX_INFO_LENGTH = 4096;
+/** Longest refusal reason passed on to the device (characters, after sanitising). */
+export const WEBHOOK_MAX_REASON_LENGTH = 200;
+
+/**
+ * The webhook's own words for a refusal, fit to show a person: Ditto's samples put them in
+ * `clientInfo` (legacy `userInfo`), others in `reason` or `message`. Control and
+ * formatting characters are dropped, whitespace collapsed, the text cut at 200 characters.
+ */
+export function refusalReason(answer: unknown): string | undefined {
+  if (!isRecord(answer)) return undefined;
+  const raw = [answer.clientInfo, answer.userInfo, answer.reason, answer.message].find(
+    (v): v is string => typeof v === "string",
+  );
+  if (raw === undefined) return undefined;
+  const clean = raw
+    .slice(0, 4 * WEBHOOK_MAX_REASON_LENGTH)
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (clean === "") return undefined;
+  const chars = Array.from(clean);
+  return chars.length > WEBHOOK_MAX_REASON_LENGTH
+    ? `${chars.slice(0, WEBHOOK_MAX_REASON_LENGTH - 1).join("")}\u2026`
+    : clean;
+}
+
+function rejected(
+  provider: WebhookProvider,
+  answer: unknown,
+  extra: Record<string, unknown> = {},
+): MeshauthError {
+  const reason = refusalReason(answer);
+  return new MeshauthError(
+    "provider_rejected",
+    `auth webhook ${provider.name} did not authenticate the token${reason ? `: ${reason}` : ""}`,
+    { provider: `webhook:${provider.name}`, ...extra, ...(reason ? { webhook_reason: reason } : {}) },
+  );
+}
 
 export type WebhookFailureReason =
   | "unreachable"
@@ -61,12 +101,28 @@ function unavailable(
 }
 
 /**
- * Standard Webhooks key: a `whsec_` secret is base64 after the prefix (the spec's form,
- * and what the hub generates, in base64url, which Node's base64 decoder also reads);
- * any other secret (e.g. a Ditto 128-byte secret) is used as its UTF-8 bytes.
+ * Standard Webhooks key: a `whsec_` secret is base64 after the prefix (the spec's form;
+ * the hub generates standard base64, and Node's decoder also reads the base64url of older
+ * hub-made secrets); any other secret (e.g. a Ditto secret) is used as its UTF-8 bytes.
  */
 export function standardWebhooksKey(secret: string): Buffer {
   return secret.startsWith("whsec_") ? Buffer.from(secret.slice(6), "base64") : Buffer.from(secret, "utf8");
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+
+/**
+ * The `ditto-signature` HMAC key. Ditto documents HMAC-SHA256 "using a base64-decoded shared
+ * secret key": `base64` decodes the secret (a `whsec_` secret: its key bytes, the same as for
+ * Standard Webhooks). `utf8` is the secret's text, what the hub used before the setting
+ * existed; registrations from then keep it. Null when a `base64` secret is not base64.
+ */
+export function dittoSignatureKeyBytes(secret: string, mode: DittoSignatureKey): Buffer | null {
+  if (mode === "utf8") return Buffer.from(secret, "utf8");
+  if (secret.startsWith("whsec_")) return standardWebhooksKey(secret);
+  if (!BASE64.test(secret)) return null;
+  const key = Buffer.from(secret, "base64");
+  return key.length > 0 ? key : null;
 }
 
 /** The signature headers for one request body; exported so tests and docs can show the exact scheme. */
@@ -75,7 +131,8 @@ export function signWebhookRequest(
   body: string,
   timestampSeconds: number,
   messageId: string,
-  dittoSignature: boolean,
+  /** Also send `ditto-signature`, HMAC'd with this key derivation; false: do not. */
+  ditto: DittoSignatureKey | false,
 ): Record<string, string> {
   const ts = String(timestampSeconds);
   const v1 = createHmac("sha256", standardWebhooksKey(secret))
@@ -86,9 +143,9 @@ export function signWebhookRequest(
     "webhook-timestamp": ts,
     "webhook-signature": `v1,${v1}`,
   };
-  if (dittoSignature) {
-    // Ditto webhooks HMAC with the secret string exactly as they were configured with it.
-    const hex = createHmac("sha256", Buffer.from(secret, "utf8")).update(`${ts}.${body}`).digest("hex");
+  const dittoKey = ditto === false ? null : dittoSignatureKeyBytes(secret, ditto);
+  if (dittoKey) {
+    const hex = createHmac("sha256", dittoKey).update(`${ts}.${body}`).digest("hex");
     headers["ditto-signature"] = `t=${ts},v1=${hex}`;
   }
   return headers;
@@ -158,7 +215,13 @@ export async function callAuthWebhook(options: CallAuthWebhookOptions): Promise<
   const headers = {
     "content-type": "application/json",
     accept: "application/json",
-    ...signWebhookRequest(secret, body, Math.floor(now() / 1000), messageId, provider.dittoSignature),
+    ...signWebhookRequest(
+      secret,
+      body,
+      Math.floor(now() / 1000),
+      messageId,
+      provider.dittoSignature ? provider.dittoSignatureKey : false,
+    ),
   };
 
   // One deadline covers connecting, the headers and reading the body.
@@ -211,14 +274,7 @@ export async function callAuthWebhook(options: CallAuthWebhookOptions): Promise<
   const refusal =
     isJson && isRecord(parsed) && (parsed.authenticated === false || parsed.authenticate === false);
   if ((response.status === 401 || response.status === 403) && refusal) {
-    throw new MeshauthError(
-      "provider_rejected",
-      `auth webhook ${provider.name} did not authenticate the token`,
-      {
-        provider: `webhook:${provider.name}`,
-        status: response.status,
-      },
-    );
+    throw rejected(provider, parsed, { status: response.status });
   }
   if (response.status < 200 || response.status >= 300) {
     throw unavailable(provider, "http_status", `answered HTTP ${response.status}`, {
@@ -243,24 +299,28 @@ function readAnswer(answer: unknown, provider: WebhookProvider): WebhookIdentity
   if (typeof authenticated !== "boolean") {
     throw malformed(provider, "lacks a boolean `authenticated`");
   }
-  if (!authenticated) {
-    throw new MeshauthError(
-      "provider_rejected",
-      `auth webhook ${provider.name} did not authenticate the token`,
-      {
-        provider: `webhook:${provider.name}`,
-      },
-    );
-  }
+  if (!authenticated) throw rejected(provider, answer);
   const { expirationSeconds, userID } = answer;
   if (
     typeof expirationSeconds !== "number" ||
     !Number.isSafeInteger(expirationSeconds) ||
     expirationSeconds <= 0
   ) {
-    throw malformed(provider, "needs `expirationSeconds`, a positive integer, when authenticated");
+    throw malformed(
+      provider,
+      expirationSeconds === 0
+        ? "has `expirationSeconds: 0`, which would end the session at once; send the session's length in seconds (a positive integer)"
+        : "needs `expirationSeconds`, a positive integer, when authenticated",
+    );
   }
-  // Required (unlike in Ditto, which falls back to an anonymous ID): every meshauth session belongs to a user.
+  // Required (unlike in Ditto, which makes such a device anonymous): every meshauth session
+  // belongs to a user, and no stable ID can be derived from a one-off token.
+  if (userID === undefined) {
+    throw malformed(
+      provider,
+      "has no `userID`; Ditto would treat the device as anonymous, but meshauth ties every session to a user: send the user's ID",
+    );
+  }
   if (typeof userID !== "string" || userID.length === 0 || userID.length > WEBHOOK_MAX_USER_ID_LENGTH) {
     throw malformed(
       provider,
@@ -285,13 +345,28 @@ function readAnswer(answer: unknown, provider: WebhookProvider): WebhookIdentity
     throw error;
   }
   const clientInfo = answer.clientInfo ?? answer.userInfo;
+  const clientInfoField = answer.clientInfo !== undefined ? "clientInfo" : "userInfo";
+  if (clientInfo !== undefined && JSON.stringify(clientInfo).length > WEBHOOK_MAX_INFO_LENGTH) {
+    throw malformed(
+      provider,
+      `has a \`${clientInfoField}\` larger than ${WEBHOOK_MAX_INFO_LENGTH} characters of JSON`,
+    );
+  }
+  const metadata = answer.identityServiceMetadata;
+  if (metadata !== undefined) {
+    if (!isRecord(metadata))
+      throw malformed(provider, "has an `identityServiceMetadata` that is not a JSON object");
+    if (JSON.stringify(metadata).length > WEBHOOK_MAX_INFO_LENGTH)
+      throw malformed(
+        provider,
+        `has an \`identityServiceMetadata\` larger than ${WEBHOOK_MAX_INFO_LENGTH} characters of JSON`,
+      );
+  }
   return {
     userId: userID,
     expirationSeconds,
     permissions,
     ...(clientInfo !== undefined && { clientInfo }),
-    ...(answer.identityServiceMetadata !== undefined && {
-      identityServiceMetadata: answer.identityServiceMetadata,
-    }),
+    ...(metadata !== undefined && { identityServiceMetadata: metadata }),
   };
 }

@@ -14,6 +14,10 @@ export interface AppsTable {
   cors_origins: string; // JSON string[]
   email: string; // JSON EmailSettings
   default_permissions: string; // JSON Permissions for email-login users
+  /** Longest device certificate, seconds (migration 005). */
+  certificate_ttl: Generated<number>;
+  /** 1: a webhook's clientInfo also goes into tokens and certificates (migration 005). */
+  share_client_info: Generated<number>;
   created_at: number;
   updated_at: number;
 }
@@ -33,6 +37,8 @@ export interface AppWebhooksTable {
   url: string;
   secret_sealed: string;
   ditto_signature: number; // 0 | 1
+  /** "base64" | "utf8": the ditto-signature HMAC key (migration 005). */
+  ditto_signature_key: Generated<string>;
   timeout_ms: number;
   created_at: number;
 }
@@ -98,6 +104,19 @@ export interface SessionsTable {
   idle_ttl: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** End of the latest certificate issued under the session (migration 005). */
+  certificate_expires_at: number | null;
+  /** JSON: a webhook's identityServiceMetadata, shared with peers (migration 005). */
+  identity_metadata: string | null;
+}
+
+export interface DittoTicketsTable {
+  hash: string;
+  app_id: string;
+  session_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface RefreshTokensTable {

@@ -1,6 +1,13 @@
 import type { Permissions } from "@meshauth/core";
 import type { Kysely } from "kysely";
+import { RevocationStore } from "./revocation-store.js";
 import type { Database, RefreshTokensTable, SessionsTable, UsersTable } from "./schema.js";
+
+/**
+ * Slack after a certificate's end during which its session stays on the revocation list:
+ * peers accept certificates up to their clock tolerance (60 s by default) past notAfter.
+ */
+export const CERTIFICATE_REVOCATION_SLACK_SECONDS = 10 * 60;
 
 export interface UserRecord {
   appId: string;
@@ -26,9 +33,13 @@ export interface SessionRecord {
   idleTtl: number;
   revokedAt: number | null;
   revokedReason: string | null;
+  /** End of the latest certificate issued under the session; null when none was. */
+  certificateExpiresAt: number | null;
+  /** A webhook's identityServiceMetadata: shared with peers in tokens and certificates. */
+  identityMetadata?: Record<string, unknown>;
 }
 
-export type NewSession = Omit<SessionRecord, "revokedAt" | "revokedReason">;
+export type NewSession = Omit<SessionRecord, "revokedAt" | "revokedReason" | "certificateExpiresAt">;
 
 /** One refresh token of a session (found by the hash of its value). */
 export interface RefreshTokenRecord {
@@ -55,6 +66,10 @@ function toSession(r: SessionsTable): SessionRecord {
     idleTtl: r.idle_ttl,
     revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
     revokedReason: r.revoked_reason,
+    certificateExpiresAt: r.certificate_expires_at === null ? null : Number(r.certificate_expires_at),
+    ...(r.identity_metadata
+      ? { identityMetadata: JSON.parse(r.identity_metadata) as Record<string, unknown> }
+      : {}),
   };
 }
 
@@ -162,6 +177,8 @@ export class SessionStore {
         idle_ttl: s.idleTtl,
         revoked_at: null,
         revoked_reason: null,
+        certificate_expires_at: null,
+        identity_metadata: s.identityMetadata ? JSON.stringify(s.identityMetadata) : null,
       })
       .execute();
     await this.insertRefreshToken(s.id, refreshHash, 0, s.createdAt);
@@ -241,10 +258,46 @@ export class SessionStore {
     await this.db.updateTable("sessions").set({ last_used_at: now }).where("id", "=", id).execute();
   }
 
+  /**
+   * Ends a session, whatever the reason (logout, admin, refresh-token reuse, a disabled or
+   * revoked user or device). A session that still has a certificate that has not expired goes
+   * onto the app's signed revocation list too, so offline peers stop accepting it.
+   */
   async revokeSession(id: string, reason: string, now: number): Promise<boolean> {
     const r = await this.db
       .updateTable("sessions")
       .set({ revoked_at: now, revoked_reason: reason })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (r.numUpdatedRows === 0n) return false;
+    const session = await this.findSession(id);
+    if (
+      session?.certificateExpiresAt != null &&
+      session.certificateExpiresAt + CERTIFICATE_REVOCATION_SLACK_SECONDS > now
+    ) {
+      await new RevocationStore(this.db).add(session.appId, "session", id, now);
+    }
+    return true;
+  }
+
+  /**
+   * Notes a certificate issued under a live session (its end, if later than any before).
+   * False when the session has ended: no certificate may be issued for it then.
+   */
+  async noteCertificate(id: string, notAfter: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("sessions")
+      .set((eb) => ({
+        certificate_expires_at: eb
+          .case()
+          .when("certificate_expires_at", "is", null)
+          .then(notAfter)
+          .when("certificate_expires_at", "<", notAfter)
+          .then(notAfter)
+          .else(eb.ref("certificate_expires_at"))
+          .end(),
+      }))
       .where("id", "=", id)
       .where("revoked_at", "is", null)
       .executeTakeFirst();

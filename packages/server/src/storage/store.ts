@@ -1,5 +1,5 @@
 import type { Permissions } from "@meshauth/core";
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type Selectable, sql, type Updateable } from "kysely";
 import type {
   App,
   AppSecretInfo,
@@ -28,6 +28,8 @@ export type AppPatch = Partial<
     | "accessTokenTtl"
     | "sessionAbsoluteTtl"
     | "sessionIdleTtl"
+    | "certificateTtl"
+    | "shareClientInfo"
     | "corsOrigins"
     | "email"
     | "defaultPermissions"
@@ -74,7 +76,7 @@ async function unique<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-function toApp(row: AppsTable): App {
+function toApp(row: Selectable<AppsTable>): App {
   return {
     id: row.id,
     name: row.name,
@@ -82,6 +84,8 @@ function toApp(row: AppsTable): App {
     accessTokenTtl: row.access_token_ttl,
     sessionAbsoluteTtl: row.session_absolute_ttl,
     sessionIdleTtl: row.session_idle_ttl,
+    certificateTtl: Number(row.certificate_ttl),
+    shareClientInfo: Number(row.share_client_info) === 1,
     hasPlaygroundToken: row.playground_token_hash !== null,
     corsOrigins: JSON.parse(row.cors_origins) as string[],
     email: JSON.parse(row.email) as EmailSettings,
@@ -140,13 +144,15 @@ export class Store {
   // --- apps ---------------------------------------------------------------
 
   async insertApp(app: NewApp, now: number): Promise<App> {
-    const row: AppsTable = {
+    const row: Selectable<AppsTable> = {
       id: app.id,
       name: app.name,
       providers: JSON.stringify(app.providers),
       access_token_ttl: app.accessTokenTtl,
       session_absolute_ttl: app.sessionAbsoluteTtl,
       session_idle_ttl: app.sessionIdleTtl,
+      certificate_ttl: app.certificateTtl,
+      share_client_info: app.shareClientInfo ? 1 : 0,
       playground_token_hash: app.playgroundTokenHash,
       cors_origins: JSON.stringify(app.corsOrigins),
       email: JSON.stringify(app.email),
@@ -185,12 +191,14 @@ export class Store {
   }
 
   async updateApp(id: string, patch: AppPatch, now: number): Promise<App | undefined> {
-    const set: Partial<AppsTable> = { updated_at: now };
+    const set: Updateable<AppsTable> = { updated_at: now };
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.providers !== undefined) set.providers = JSON.stringify(patch.providers);
     if (patch.accessTokenTtl !== undefined) set.access_token_ttl = patch.accessTokenTtl;
     if (patch.sessionAbsoluteTtl !== undefined) set.session_absolute_ttl = patch.sessionAbsoluteTtl;
     if (patch.sessionIdleTtl !== undefined) set.session_idle_ttl = patch.sessionIdleTtl;
+    if (patch.certificateTtl !== undefined) set.certificate_ttl = patch.certificateTtl;
+    if (patch.shareClientInfo !== undefined) set.share_client_info = patch.shareClientInfo ? 1 : 0;
     if (patch.corsOrigins !== undefined) set.cors_origins = JSON.stringify(patch.corsOrigins);
     if (patch.email !== undefined) set.email = JSON.stringify(patch.email);
     if (patch.defaultPermissions !== undefined)
@@ -278,6 +286,7 @@ export class Store {
           url: hook.url,
           secret_sealed: hook.secretSealed,
           ditto_signature: hook.dittoSignature ? 1 : 0,
+          ditto_signature_key: hook.dittoSignatureKey,
           timeout_ms: hook.timeoutMs,
           created_at: hook.createdAt,
         })
@@ -297,6 +306,7 @@ export class Store {
       url: r.url,
       secretSealed: r.secret_sealed,
       dittoSignature: Number(r.ditto_signature) === 1,
+      dittoSignatureKey: r.ditto_signature_key === "base64" ? ("base64" as const) : ("utf8" as const),
       timeoutMs: r.timeout_ms,
       createdAt: Number(r.created_at),
     }));
@@ -422,6 +432,17 @@ export class Store {
       .updateTable("signing_keys")
       .set({ retired_at: now, publish_until: publishUntil })
       .where("retired_at", "is", null)
+      .where("kid", "!=", keepKid)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Ends a scheduled handover now (emergency rotation): keys set to retire later retire at `now`. */
+  async retireScheduledSigningKeys(keepKid: string, now: number, publishUntil: number): Promise<number> {
+    const r = await this.db
+      .updateTable("signing_keys")
+      .set({ retired_at: now, publish_until: publishUntil })
+      .where("retired_at", ">", now)
       .where("kid", "!=", keepKid)
       .executeTakeFirst();
     return Number(r.numUpdatedRows);

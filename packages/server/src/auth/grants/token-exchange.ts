@@ -118,7 +118,10 @@ export function tokenExchangeGrant(deps: TokenExchangeDeps): Grant {
       enabled(app, "webhook");
       const who = await webhookLogin(app, name, credential, jkt);
       const clientInfo = who.clientInfo === undefined ? undefined : plainJson(who.clientInfo);
-      const info = plainRecord(clientInfo);
+      // Ditto gives clientInfo to the device; only an app that opts in also shares it with
+      // every API (access tokens) and every peer (certificates) as userInfo.
+      const info = app.shareClientInfo ? plainRecord(clientInfo) : undefined;
+      const metadata = plainRecord(who.identityServiceMetadata);
       return tokens.login({
         app,
         userId: who.userId,
@@ -128,6 +131,7 @@ export function tokenExchangeGrant(deps: TokenExchangeDeps): Grant {
         maxLifetimeSeconds: who.expirationSeconds,
         ...(info ? { userInfo: info } : {}),
         ...(clientInfo !== undefined ? { clientInfo } : {}),
+        ...(metadata ? { identityMetadata: metadata } : {}),
       });
     }
     enabled(app, "oidc");

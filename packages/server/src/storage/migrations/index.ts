@@ -3,6 +3,7 @@ import * as m001 from "./001_initial.js";
 import * as m002 from "./002_sessions.js";
 import * as m003 from "./003_revocations.js";
 import * as m004 from "./004_refresh_superseded.js";
+import * as m005 from "./005_certificates_ditto.js";
 import * as m006 from "./006_sync.js";
 import * as m007 from "./007_token_audiences.js";
 
@@ -12,6 +13,7 @@ export const migrations: Record<string, Migration> = {
   "002_sessions": m002,
   "003_revocations": m003,
   "004_refresh_superseded": m004,
+  "005_certificates_ditto": m005,
   "006_sync": m006,
   "007_token_audiences": m007,
 };
