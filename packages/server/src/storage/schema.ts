@@ -110,14 +110,6 @@ export interface SessionsTable {
   identity_metadata: string | null;
 }
 
-export interface DittoTicketsTable {
-  hash: string;
-  app_id: string;
-  session_id: string;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-}
 
 export interface RefreshTokensTable {
   hash: string;

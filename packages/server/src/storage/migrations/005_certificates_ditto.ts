@@ -10,7 +10,6 @@ import type { Kysely } from "kysely";
 // - sessions.certificate_expires_at: end of the latest certificate issued under the
 //   session, so only sessions with live certificates go to the revocation list when they
 //   end. sessions.identity_metadata: the webhook's identityServiceMetadata (JSON).
-// - ditto_tickets: single-use login tickets a device hands to Ditto's loginWithToken.
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .alterTable("apps")
@@ -26,19 +25,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.alterTable("sessions").addColumn("certificate_expires_at", "bigint").execute();
   await db.schema.alterTable("sessions").addColumn("identity_metadata", "text").execute();
-  await db.schema
-    .createTable("ditto_tickets")
-    .addColumn("hash", "text", (c) => c.primaryKey())
-    .addColumn("app_id", "text", (c) => c.notNull().references("apps.id").onDelete("cascade"))
-    .addColumn("session_id", "text", (c) => c.notNull().references("sessions.id").onDelete("cascade"))
-    .addColumn("created_at", "bigint", (c) => c.notNull())
-    .addColumn("expires_at", "bigint", (c) => c.notNull())
-    .addColumn("used_at", "bigint")
-    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.dropTable("ditto_tickets").ifExists().execute();
   await db.schema.alterTable("sessions").dropColumn("identity_metadata").execute();
   await db.schema.alterTable("sessions").dropColumn("certificate_expires_at").execute();
   await db.schema.alterTable("app_webhooks").dropColumn("ditto_signature_key").execute();
