@@ -301,6 +301,21 @@ for (const engine of engines()) {
       });
     }
 
+    test("the session's permissions change: the stream ends with rules_changed", async () => {
+      const erin = await loginAs(hub.url, app, "erin", rules(["true"]));
+      const stream = await erin.stream("todos");
+      await stream.next((f) => f === "RESYNC");
+      // What a provider re-reading the user's rules stores for the session.
+      await hub.store.db
+        .updateTable("sessions")
+        .set({ permissions: JSON.stringify(rules(["_id.owner == 'erin'"])) })
+        .where("user_id", "=", "erin")
+        .execute();
+      const last = await stream.next((f) => typeof f === "object" && "error" in f);
+      assert.equal((last as { error: string }).error, "rules_changed");
+      await stream.closed;
+    });
+
     test("collections are listed and removed through the admin API", async () => {
       const list = await hub.http.inject({ url: `/admin/apps/${app.id}/collections`, headers: admin(hub) });
       assert.deepEqual(
