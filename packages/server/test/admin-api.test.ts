@@ -296,12 +296,16 @@ for (const engine of engines()) {
       assert.equal(listed.filter((k: { status: string }) => k.status === "active").length, 1);
       const rotated = (await call("POST", "/admin/keys/rotate")).json();
       const after = (await call("GET", "/admin/keys")).json().keys;
-      assert.equal(after.find((k: { status: string }) => k.status === "active").kid, rotated.kid);
+      // Published first, signing later: the old key signs until the new one has been seen.
+      assert.equal(after.find((k: { status: string }) => k.status === "next").kid, rotated.kid);
+      assert.equal(after.find((k: { status: string }) => k.status === "active").kid, listed[0].kid);
+      const urgent = (await call("POST", "/admin/keys/rotate", { immediate: true })).json();
+      const now = (await call("GET", "/admin/keys")).json().keys;
+      assert.equal(now.find((k: { status: string }) => k.status === "active").kid, urgent.kid);
       assert.ok(
-        after.some(
-          (k: { status: string; kid: string }) => k.status === "retiring" && k.kid === listed[0].kid,
-        ),
+        now.some((k: { status: string; kid: string }) => k.status === "retiring" && k.kid === listed[0].kid),
       );
+      assert.equal((await call("POST", "/admin/keys/rotate", { immediate: "yes" })).statusCode, 400);
     });
   });
 }

@@ -121,9 +121,17 @@ describe("meshauth CLI", () => {
     const keys = JSON.parse((await cli(["keys", "list", "--json"], env)).stdout).keys;
     assert.equal(keys.length, 1);
     const rotation = await cli(["keys", "rotate"], env);
-    assert.match(rotation.stdout, /new active key/);
+    assert.match(rotation.stdout, /published now, signs from/);
+    const keysNext = JSON.parse((await cli(["keys", "list", "--json"], env)).stdout).keys;
+    assert.deepEqual(keysNext.map((k: { status: string }) => k.status).sort(), ["active", "next"]);
+    const urgent = await cli(["keys", "rotate", "--immediate"], env);
+    assert.match(urgent.stdout, /new active key .*, signing now/);
     const keysAfter = JSON.parse((await cli(["keys", "list", "--json"], env)).stdout).keys;
-    assert.deepEqual(keysAfter.map((k: { status: string }) => k.status).sort(), ["active", "retiring"]);
+    assert.deepEqual(keysAfter.map((k: { status: string }) => k.status).sort(), [
+      "active",
+      "retiring",
+      "retiring",
+    ]);
 
     const refused = await cli(["app", "delete", "shop"], env);
     assert.notEqual(refused.code, 0);

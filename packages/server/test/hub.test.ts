@@ -71,7 +71,7 @@ for (const engine of engines()) {
         });
         assert.equal(verified.payload.sub, "u1");
 
-        const rotated = await hub.keys.rotate();
+        const rotated = await hub.keys.rotate({ immediate: true });
         assert.notEqual(rotated.kid, decodeProtectedHeader(before).kid);
         assert.deepEqual(rotated.retired, [decodeProtectedHeader(before).kid]);
         const afterToken = await hub.keys.sign({ sub: "u2", exp: hub.now() + 600 }, "at+jwt");
@@ -96,7 +96,7 @@ for (const engine of engines()) {
       const config = await testConfig(engine);
       const hub = await createHub(config);
       const oldKid = (await hub.keys.list())[0]?.kid;
-      await hub.keys.rotate();
+      await hub.keys.rotate({ immediate: true });
       await hub.close();
       // A day and a bit later (the longest an access token may live, plus skew).
       const later = await createHub({ ...config, clockOffsetSeconds: 86_400 + 301 });

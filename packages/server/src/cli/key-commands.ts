@@ -28,15 +28,23 @@ export function registerKeyCommands(program: Command, run: ActionRunner): void {
 
   keys
     .command("rotate")
-    .description("make a new key active; older keys stay published until every token they signed has expired")
+    .description(
+      "make a new key: published at once, signing once every cached JWKS has seen it (about 3 minutes); older keys stay published until their tokens have expired",
+    )
+    .option(
+      "--immediate",
+      "emergency: the new key signs at once (resource servers with a cached JWKS refuse new tokens for up to a minute)",
+    )
     .action(
-      run(async (core, out) => {
-        const r = await core.keys.rotate();
+      run(async (core, out, _args, opts) => {
+        const r = await core.keys.rotate({ immediate: opts.immediate === true });
         out.result(r, () => [
-          `new active key ${r.kid}`,
+          r.signsFrom > core.now()
+            ? `new key ${r.kid}, published now, signs from ${formatTime(r.signsFrom)}`
+            : `new active key ${r.kid}, signing now`,
           ...r.retired.map((k) => `retiring ${k} (published until its tokens have expired)`),
           ...(r.purged ? [`removed ${r.purged} expired key(s) from the JWKS`] : []),
-          "running hubs pick the new key up within 30 seconds",
+          "running hubs follow the schedule; a switch is seen within 30 seconds",
         ]);
       }),
     );

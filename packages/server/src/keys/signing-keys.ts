@@ -14,6 +14,16 @@ export const RETIRED_KEY_PUBLISH_SECONDS = 86_400 + 300;
 /** How long a process trusts its cached view of the keys; other hub processes (or the CLI) may rotate. */
 const CACHE_SECONDS = 30;
 
+/** What /jwks.json tells caches (`Cache-Control: max-age`). */
+export const JWKS_MAX_AGE_SECONDS = 60;
+
+/**
+ * How long a new key is published before it signs: longer than a resource server's
+ * cached JWKS (max-age), another hub process's cached view and clock skew together,
+ * so no verifier ever sees a token whose key it has not yet been shown.
+ */
+export const KEY_PUBLISH_AHEAD_SECONDS = JWKS_MAX_AGE_SECONDS + CACHE_SECONDS + 90;
+
 export interface ActiveKey {
   kid: string;
   alg: SigningAlg;
@@ -25,8 +35,12 @@ export interface ActiveKey {
 export interface PublicKeyInfo {
   kid: string;
   alg: string;
-  /** `retiring`: no longer signs, still published so its tokens verify; `retired`: gone from the JWKS. */
-  status: "active" | "retiring" | "retired";
+  /**
+   * `active`: signs now; `next`: published, signs from `signsFrom` (after a rotation);
+   * `retiring`: no longer signs, still published so its tokens verify; `retired`: gone
+   * from the JWKS.
+   */
+  status: "active" | "next" | "retiring" | "retired";
   createdAt: number;
   retiredAt: number | null;
   publishUntil: number | null;
@@ -38,9 +52,22 @@ function generate(alg: SigningAlg): { privateKey: KeyObject; publicKey: KeyObjec
     : generateKeyPairSync("ec", { namedCurve: "P-256" });
 }
 
+/**
+ * The key that signs at `now`: of the keys not yet retired, the one retiring first (the
+ * outgoing key of a handover), else the newest (two hubs starting at once may each make
+ * one). Every process computes the same from the same rows.
+ */
+function signerOf(rows: SigningKeyRow[], now: number): SigningKeyRow | undefined {
+  const live = rows.filter((k) => (k.retiredAt === null || k.retiredAt > now) && k.privateKeySealed !== null);
+  const retiring = live
+    .filter((k) => k.retiredAt !== null)
+    .sort((a, b) => (a.retiredAt as number) - (b.retiredAt as number))[0];
+  return retiring ?? live.sort((a, b) => b.createdAt - a.createdAt)[0];
+}
+
 /** The hub's JWT signing keys: creation, rotation, retirement, JWKS and signing. */
 export class SigningKeys {
-  #cache: { at: number; active: ActiveKey; published: SigningKeyRow[] } | undefined;
+  #cache: { until: number; active: ActiveKey; published: SigningKeyRow[] } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -77,32 +104,55 @@ export class SigningKeys {
     return true;
   }
 
-  /** Makes a new key active; older keys stay published until their tokens have expired. */
-  async rotate(): Promise<{ kid: string; retired: string[]; purged: number }> {
+  /**
+   * Makes a new key. It is published at once and signs KEY_PUBLISH_AHEAD_SECONDS later,
+   * when the current key retires, so resource servers with a cached JWKS never meet a
+   * token they cannot verify. `immediate` (an emergency: the old key may be compromised)
+   * switches signing at once and accepts that gap. Either way old keys stay published
+   * until every token they signed has expired.
+   */
+  async rotate(
+    options: { immediate?: boolean } = {},
+  ): Promise<{ kid: string; retired: string[]; purged: number; signsFrom: number }> {
     const now = this.now();
+    const switchAt = options.immediate ? now : now + KEY_PUBLISH_AHEAD_SECONDS;
     return this.store.transaction(async (tx) => {
       const before = (await tx.publishedSigningKeys(now))
-        .filter((k) => k.retiredAt === null)
+        .filter((k) => k.retiredAt === null || k.retiredAt > now)
         .map((k) => k.kid);
       const row = await new SigningKeys(tx, this.box, this.alg, this.now).#create();
-      await tx.retireSigningKeys(row.kid, now, now + RETIRED_KEY_PUBLISH_SECONDS);
+      await tx.retireSigningKeys(row.kid, switchAt, switchAt + RETIRED_KEY_PUBLISH_SECONDS);
+      // An emergency also ends a handover still under way.
+      if (options.immediate)
+        await tx.retireScheduledSigningKeys(row.kid, now, now + RETIRED_KEY_PUBLISH_SECONDS);
       const purged = await tx.purgeSigningKeys(now);
       this.#cache = undefined;
-      return { kid: row.kid, retired: before, purged };
+      const pending = (await tx.publishedSigningKeys(now)).filter(
+        (k) => k.retiredAt !== null && k.retiredAt > now,
+      );
+      const signsFrom = Math.max(now, ...pending.map((k) => k.retiredAt as number));
+      return { kid: row.kid, retired: before, purged, signsFrom };
     });
   }
 
   async list(): Promise<PublicKeyInfo[]> {
     const now = this.now();
-    return (await this.store.allSigningKeys()).map((k) => ({
+    const all = await this.store.allSigningKeys();
+    const signer = signerOf(
+      all.filter((k) => k.publishUntil === null || k.publishUntil > now),
+      now,
+    );
+    return all.map((k) => ({
       kid: k.kid,
       alg: k.alg,
       status:
-        k.retiredAt === null
+        k.kid === signer?.kid
           ? "active"
-          : k.publishUntil !== null && k.publishUntil > now
-            ? "retiring"
-            : "retired",
+          : k.retiredAt === null
+            ? "next"
+            : k.retiredAt > now || (k.publishUntil !== null && k.publishUntil > now)
+              ? "retiring"
+              : "retired",
       createdAt: k.createdAt,
       retiredAt: k.retiredAt,
       publishUntil: k.publishUntil,
@@ -111,10 +161,9 @@ export class SigningKeys {
 
   async #load(): Promise<{ active: ActiveKey; published: SigningKeyRow[] }> {
     const now = this.now();
-    if (this.#cache && now - this.#cache.at < CACHE_SECONDS) return this.#cache;
+    if (this.#cache && now < this.#cache.until) return this.#cache;
     const published = await this.store.publishedSigningKeys(now);
-    // Two hubs starting at once may each create a key; the newest active one signs.
-    const newest = published.find((k) => k.retiredAt === null && k.privateKeySealed !== null);
+    const newest = signerOf(published, now);
     if (!newest?.privateKeySealed) throw new Error("no active signing key; run `meshauth keys rotate`");
     const pkcs8 = this.box.open(newest.privateKeySealed, `signing-key:${newest.kid}`);
     const active: ActiveKey = {
@@ -129,7 +178,9 @@ export class SigningKeys {
         ["sign"],
       ),
     };
-    this.#cache = { at: now, active, published };
+    // Not past the signer's scheduled retirement, so every process switches on time.
+    const until = Math.min(now + CACHE_SECONDS, newest.retiredAt ?? Number.POSITIVE_INFINITY);
+    this.#cache = { until, active, published };
     return this.#cache;
   }
 

@@ -125,5 +125,15 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
   if (opts.audiences) await app.register(tokenAudienceRoutes, { audiences: opts.audiences });
 
   app.get("/keys", async () => ({ keys: await keys.list() }));
-  app.post("/keys/rotate", async () => keys.rotate());
+  // `{"immediate": true}`: emergency, the new key signs at once (see docs/cli.md, keys rotate).
+  app.post("/keys/rotate", async (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (
+      typeof body !== "object" ||
+      Array.isArray(body) ||
+      (body.immediate !== undefined && typeof body.immediate !== "boolean")
+    )
+      throw new MeshauthError("invalid_request", "immediate: expected true or false");
+    return keys.rotate({ immediate: body.immediate === true });
+  });
 }
