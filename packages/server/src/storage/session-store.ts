@@ -207,14 +207,28 @@ export class SessionStore {
   async findByRefreshHash(
     hash: string,
   ): Promise<(RefreshTokenRecord & { session: SessionRecord }) | undefined> {
-    const t = await this.db
+    // One statement: every refresh, revocation and introspection starts here.
+    const r = await this.db
       .selectFrom("refresh_tokens")
-      .selectAll()
-      .where("hash", "=", hash)
+      .innerJoin("sessions", "sessions.id", "refresh_tokens.session_id")
+      .selectAll("sessions")
+      .select([
+        "refresh_tokens.hash as rt_hash",
+        "refresh_tokens.generation as rt_generation",
+        "refresh_tokens.used_at as rt_used_at",
+        "refresh_tokens.superseded_at as rt_superseded_at",
+      ])
+      .where("refresh_tokens.hash", "=", hash)
       .executeTakeFirst();
-    if (!t) return undefined;
-    const session = await this.findSession(t.session_id);
-    return session && { session, ...toRefreshToken(t) };
+    if (!r) return undefined;
+    const { rt_hash, rt_generation, rt_used_at, rt_superseded_at, ...session } = r;
+    return {
+      session: toSession(session),
+      hash: rt_hash,
+      generation: rt_generation,
+      usedAt: nullableNumber(rt_used_at),
+      supersededAt: nullableNumber(rt_superseded_at),
+    };
   }
 
   /** A session's refresh token of the highest generation (the only one that can be unused). */
