@@ -29,19 +29,19 @@ export {
 } from "./device.js";
 export { CertificateError, type CertificateErrorReason } from "./errors.js";
 export {
-  createDeviceCertificateIssuer,
-  type DeviceCertificateIssuer,
-  type IssuerCrypto,
-  type TemplateIssueOptions,
-  webIssuerCrypto,
-} from "./issuer.js";
-export {
   type CertificateIdentity,
   IDENTITY_EXTENSION_MAX_BYTES,
   IDENTITY_EXTENSION_OID,
   MESHAUTH_OID_ARC,
   readIdentityExtension,
 } from "./identity-extension.js";
+export {
+  createDeviceCertificateIssuer,
+  type DeviceCertificateIssuer,
+  type IssuerCrypto,
+  type TemplateIssueOptions,
+  webIssuerCrypto,
+} from "./issuer.js";
 export { keyThumbprint } from "./keys.js";
 export {
   type CertificateInput,
