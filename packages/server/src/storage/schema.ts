@@ -110,7 +110,6 @@ export interface SessionsTable {
   identity_metadata: string | null;
 }
 
-
 export interface RefreshTokensTable {
   hash: string;
   session_id: string;
