@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { MeshauthError, TOKEN_EXCHANGE_GRANT, TOKEN_TYPES } from "@meshauth/core";
-import Fastify from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import { pino } from "pino";
 import { normalizeEmail } from "../src/auth/otp-service.js";
 import { installErrorHandling } from "../src/http/errors.js";
@@ -57,7 +57,7 @@ describe("error logging", () => {
         done();
       },
     });
-    const http = Fastify({ loggerInstance: pino({ level: "info" }, sink) });
+    const http = Fastify({ loggerInstance: pino({ level: "info" }, sink) as FastifyBaseLogger });
     installErrorHandling(http);
     http.get("/hook", async () => {
       throw new MeshauthError("provider_unavailable", "auth webhook w: answered HTTP 500", {
