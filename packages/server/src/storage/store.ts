@@ -448,17 +448,6 @@ export class Store {
     return Number(r.numUpdatedRows);
   }
 
-  /** Ends a scheduled handover now (emergency rotation): keys set to retire later retire at `now`. */
-  async retireScheduledSigningKeys(keepKid: string, now: number, publishUntil: number): Promise<number> {
-    const r = await this.db
-      .updateTable("signing_keys")
-      .set({ retired_at: now, publish_until: publishUntil })
-      .where("retired_at", ">", now)
-      .where("kid", "!=", keepKid)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows);
-  }
-
   /** Forgets the private half of keys no longer published; returns their number. */
   async purgeSigningKeys(now: number): Promise<number> {
     const r = await this.db
