@@ -85,7 +85,8 @@ for (const engine of engines()) {
         method: "POST",
         url: `/admin/apps/${app.id}/webhooks`,
         headers: admin(hub),
-        payload: { name: "auth", url: hook.url, secret },
+        // This webhook HMACs with the secret text itself (the pre-base64 Ditto behaviour).
+        payload: { name: "auth", url: hook.url, secret, dittoSignatureKey: "utf8" },
       });
       assert.equal(added.statusCode, 201, added.body);
     });
