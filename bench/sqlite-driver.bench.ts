@@ -21,7 +21,11 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
-import { hasNodeSqlite, openSqlite } from "../packages/server/src/storage/sqlite-driver.js";
+import {
+  hasNodeSqlite,
+  openSqlite,
+  withStatementCache,
+} from "../packages/server/src/storage/sqlite-driver.js";
 import { type Case, measure, print } from "./lib/rounds.js";
 
 interface Tables {
@@ -39,7 +43,8 @@ async function betterSqlite3(path: string): Promise<SqliteDatabase | undefined> 
   const SQLite = createRequire(import.meta.url)(from) as typeof import("better-sqlite3");
   const db = new SQLite(path);
   for (const p of PRAGMAS) db.pragma(p);
-  return db;
+  // The same statement cache the hub puts in front of better-sqlite3 (sqlite-driver.ts).
+  return withStatementCache(db);
 }
 
 async function setUp(name: string, database: SqliteDatabase): Promise<Case[]> {

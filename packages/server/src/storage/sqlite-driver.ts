@@ -107,7 +107,7 @@ const STATEMENT_CACHE = 256;
  * does for node:sqlite): Kysely prepares every query anew, and preparing costs more than
  * running the hub's small indexed queries. Statements are used synchronously, one at a time.
  */
-function withStatementCache(db: import("better-sqlite3").Database): SqliteDatabase {
+export function withStatementCache(db: import("better-sqlite3").Database): SqliteDatabase {
   const cache = new Map<string, import("better-sqlite3").Statement>();
   return {
     close: () => {
