@@ -263,9 +263,10 @@ describe("without signatures (Ditto's relay rule)", () => {
     await a.db.todos.insert(item("alice", "milk"));
     await until(async () => (await b.titles())["alice|milk"] !== undefined, "B has it from its author");
     await until(() => c.refusals.length > 0, "C refused it from B");
+    // B may offer it again before C's refusal reaches it: every refusal is this one.
     assert.deepEqual(
-      c.refusals.map((r) => [r.primary, r.code]),
-      [["alice|milk", "write_denied"]],
+      [...new Set(c.refusals.map((r) => `${r.primary} ${r.code}`))],
+      ["alice|milk write_denied"],
     );
     assert.equal((await c.titles())["alice|milk"], undefined);
   });

@@ -136,7 +136,11 @@ describe("browsers over WebRTC", { skip }, () => {
         config,
       );
     }
-    await until(async () => (await status(alice)).linked && (await status(bob)).linked, "both pages linked");
+    await until(
+      async () => (await status(alice)).linked && (await status(bob)).linked,
+      "both pages linked",
+      60_000,
+    );
     assert.equal((await status(alice)).remoteUser, "bob");
     assert.equal((await status(bob)).remoteUser, "alice");
 

@@ -78,7 +78,8 @@ for (const engine of engines()) {
         });
         assert.equal(revoked.statusCode, 201, revoked.body);
         const list = await fetchList();
-        assert.equal(list.version, 1);
+        // The device entry and the sessions it ended each change the list.
+        assert.ok(list.version > before.version, `version ${list.version} after ${before.version}`);
         assert.deepEqual(list.entries.peerKeys, [device.jkt]);
         await assert.rejects(
           verifyPeerCertificate({ chain: [cert.certificate], trust, appId: app.id, revocations: list }),
@@ -86,7 +87,7 @@ for (const engine of engines()) {
         );
         assert.equal(
           mergeRevocationLists(list, before).version,
-          1,
+          list.version,
           "a peer never goes back to an older list",
         );
 
