@@ -6,6 +6,7 @@ import { AppService } from "./apps/app-service.js";
 import type { AppDetails } from "./apps/model.js";
 import { TokenAudiences } from "./apps/token-audiences.js";
 import { DeviceCertificates } from "./auth/device-certificates.js";
+import { DittoIdentityService } from "./auth/ditto-identity.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
 import { sharedSecret } from "./auth/hub-secrets.js";
 import { OtpService } from "./auth/otp-service.js";
@@ -38,6 +39,7 @@ import { installErrorHandling } from "./http/errors.js";
 import { frameworkErrors, ROUTER_OPTIONS } from "./http/hardening.js";
 import { adminRoutes } from "./http/routes/admin.js";
 import { certificateRoutes } from "./http/routes/certificate.js";
+import { dittoIdentityRoutes } from "./http/routes/ditto-identity.js";
 import { oauthRoutes } from "./http/routes/oauth.js";
 import { publicRoutes } from "./http/routes/public.js";
 import { SigningKeys } from "./keys/signing-keys.js";
@@ -286,6 +288,13 @@ export async function buildHttp(core: HubCore): Promise<FastifyInstance> {
     dpopHooks: core.dpopHooks,
     certificates: core.certificates,
     discovery,
+  });
+  await http.register(dittoIdentityRoutes, {
+    ditto: new DittoIdentityService(core.store, core.box, core.tokens, core.now),
+    dpopHooks: core.dpopHooks,
+    store: core.store,
+    apps: core.apps,
+    adminToken: core.adminToken,
   });
   await registerSync(http, core);
   await http.register(adminRoutes, {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { MeshauthError, type Permissions, PermissionsError, validatePermissions } from "@meshauth/core";
 import type { DittoSignatureKey, WebhookProvider } from "../apps/model.js";
 
@@ -149,6 +149,46 @@ export function signWebhookRequest(
     headers["ditto-signature"] = `t=${ts},v1=${hex}`;
   }
   return headers;
+}
+
+/** How far (seconds) a `ditto-signature` timestamp may be from the hub's clock: Ditto's 5 minutes. */
+export const DITTO_SIGNATURE_WINDOW_SECONDS = 300;
+
+/**
+ * Checks a `ditto-signature` header (`t=<ts>,v1=<hex>[,v1=<hex>...]`, several `v1` during
+ * rotation) over the raw body, keyed as `dittoSignatureKeyBytes` derives it: the timestamp
+ * within the window of `nowSeconds`, one `v1` equal in constant time. The reason names
+ * what is wrong and never anything of the secret.
+ */
+export function verifyDittoSignature(
+  header: string | undefined,
+  rawBody: string,
+  secret: string,
+  mode: DittoSignatureKey,
+  nowSeconds: number,
+): { ok: true } | { ok: false; reason: string } {
+  if (header === undefined || header === "") return { ok: false, reason: "missing ditto-signature header" };
+  if (header.length > 4096) return { ok: false, reason: "ditto-signature header too long" };
+  const key = dittoSignatureKeyBytes(secret, mode);
+  if (!key) return { ok: false, reason: "signature key unusable" };
+  let ts: string | undefined;
+  const sigs: Buffer[] = [];
+  for (const part of header.split(",")) {
+    const eq = part.indexOf("=");
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (name === "t") ts = value;
+    else if (name === "v1" && /^[0-9a-f]{64}$/i.test(value)) sigs.push(Buffer.from(value, "hex"));
+  }
+  if (ts === undefined || !/^\d{1,12}$/.test(ts))
+    return { ok: false, reason: "ditto-signature lacks t=<timestamp>" };
+  if (Math.abs(nowSeconds - Number(ts)) > DITTO_SIGNATURE_WINDOW_SECONDS)
+    return { ok: false, reason: "ditto-signature timestamp outside the allowed window" };
+  const expected = createHmac("sha256", key).update(`${ts}.${rawBody}`).digest();
+  // Every candidate is compared, so the time taken does not say which one matched.
+  let match = false;
+  for (const sig of sigs) if (timingSafeEqual(sig, expected)) match = true;
+  return match ? { ok: true } : { ok: false, reason: "ditto-signature does not match" };
 }
 
 /** Reads at most `limit` bytes of the body; past that, cancels the stream (so a huge answer costs nothing more). */

@@ -6,6 +6,7 @@ import * as m004 from "./004_refresh_superseded.js";
 import * as m005 from "./005_certificates_ditto.js";
 import * as m006 from "./006_sync.js";
 import * as m007 from "./007_token_audiences.js";
+import * as m009 from "./009_ditto_identity_service.js";
 
 /** Every migration, in order. Names sort lexically; never rename or edit a released one. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "005_certificates_ditto": m005,
   "006_sync": m006,
   "007_token_audiences": m007,
+  "009_ditto_identity_service": m009,
 };
