@@ -14,6 +14,7 @@
  */
 import {
   CertificateError,
+  canonicalJson,
   type Identity,
   isRevoked,
   keyThumbprint,
@@ -24,7 +25,6 @@ import {
   verifyPeerCertificate,
 } from "@meshauth/core";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { canonicalJson } from "./canonical-json.js";
 import type { DocumentId, SyncDocument } from "./wire.js";
 
 /** The document field that holds a revision's signature. */

@@ -1,7 +1,7 @@
 /**
- * RFC 8785 (JCS) canonical JSON for the values identities hold: object members sorted by
+ * RFC 8785 (JCS) canonical JSON (identities, signed sync revisions): object members sorted by
  * UTF-16 code units, no whitespace, numbers and strings as ECMAScript serializes them. The
- * same identity always encodes to the same bytes, so hashes and comparisons are stable.
+ * same value always encodes to the same bytes, so hashes and comparisons are stable.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);

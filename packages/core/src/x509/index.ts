@@ -7,6 +7,7 @@ export {
   type LoadCertificateAuthorityOptions,
   loadCertificateAuthority,
 } from "./ca.js";
+export { canonicalJson } from "./canonical-json.js";
 export {
   type CreateCertificateSigningRequestOptions,
   createCertificateSigningRequest,
