@@ -53,8 +53,8 @@ registerAppCommands(program, run);
 registerKeyCommands(program, run);
 registerUserCommands(program, run);
 registerCertCommands(program);
-registerCollectionCommands(program, run);
 registerAudienceCommands(program, run);
+registerCollectionCommands(program, run);
 
 function fail(message: string, code: string): never {
   if (program.opts().json === true)

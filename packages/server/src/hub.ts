@@ -8,18 +8,18 @@ import { TokenAudiences } from "./apps/token-audiences.js";
 import { DeviceCertificates } from "./auth/device-certificates.js";
 import { DittoIdentityService } from "./auth/ditto-identity.js";
 import { DpopGuard } from "./auth/dpop-guard.js";
-import { sharedSecret } from "./auth/hub-secrets.js";
-import { OtpService } from "./auth/otp-service.js";
-import { Revocations } from "./auth/revocations.js";
-import { SessionAdmin } from "./auth/session-admin.js";
 import { DpopHooks } from "./auth/dpop-hook.js";
+import { bearerExchange } from "./auth/grants/bearer-exchange.js";
+import { withBearerExchange } from "./auth/grants/bearer-grant.js";
 import { clientCredentialsGrant } from "./auth/grants/client-credentials.js";
 import { otpGrant } from "./auth/grants/otp.js";
 import { refreshTokenGrant } from "./auth/grants/refresh-token.js";
 import { GrantRegistry } from "./auth/grants/registry.js";
 import { tokenExchangeGrant } from "./auth/grants/token-exchange.js";
-import { bearerExchange } from "./auth/grants/bearer-exchange.js";
-import { withBearerExchange } from "./auth/grants/bearer-grant.js";
+import { sharedSecret } from "./auth/hub-secrets.js";
+import { OtpService } from "./auth/otp-service.js";
+import { Revocations } from "./auth/revocations.js";
+import { SessionAdmin } from "./auth/session-admin.js";
 import { TokenService } from "./auth/tokens.js";
 import { ensureDataDir, loadOrCreateSecretFile, newAdminToken, newMasterKey } from "./bootstrap/data-dir.js";
 import type { HubConfig } from "./config/config.js";
@@ -164,7 +164,10 @@ export async function openHubCore(config: HubConfig): Promise<HubCore> {
   >;
   try {
     const mailer = createMailer({ smtpUrl: config.smtpUrl, log: (obj, msg) => log.info(obj, msg) });
-    const nonces = createNodeNonceService({ secret: await sharedSecret(store, box, "dpop-nonce", now()), now });
+    const nonces = createNodeNonceService({
+      secret: await sharedSecret(store, box, "dpop-nonce", now()),
+      now,
+    });
     const pepper = await sharedSecret(store, box, "otp-pepper", now());
     const tokens = new TokenService(store, keys, config.issuer, now, (obj, msg) => log.warn(obj, msg));
     const otp = new OtpService(
